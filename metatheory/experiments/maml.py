@@ -1,0 +1,185 @@
+r"""Experiments for the MAML product formula (G1) and its first-order/truncated forms (G2).
+
+All in float64. Errors are relative: :math:`\|a-b\|/\|b\|`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from metatheory import nets
+from metatheory.autodiff import dense_hessian
+from metatheory.learners.maml import (
+    batched_maml_meta_gradient,
+    maml_meta_gradient,
+    maml_meta_loss,
+)
+from metatheory.tasks import linear, sinusoid
+
+__all__ = ["GradConfig", "QUICK", "FULL", "ProductResult", "product_formula", "TruncResult",
+           "truncated_products", "rel_err"]
+
+
+@dataclass(frozen=True)
+class GradConfig:
+    n_inner: tuple[int, ...] = (1, 2, 5, 10)
+    n_tasks: int = 4  # linear-regression tasks per N
+    d: int = 6
+    m: int = 12
+    alpha: float = 0.1
+    mlp_sizes: tuple[int, ...] = (1, 8, 8, 1)
+    mlp_alpha: float = 0.01
+    k_shot: int = 10
+    n_directions: int = 6
+    fd_step: float = 1e-5
+    loop_tasks: int = 5
+
+
+QUICK = GradConfig()
+FULL = GradConfig(n_tasks=32, mlp_sizes=(1, 40, 40, 1), n_directions=32, loop_tasks=25)
+
+
+def rel_err(a, b) -> float:
+    a, b = np.ravel(np.asarray(a, np.float64)), np.ravel(np.asarray(b, np.float64))
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def _flat(tree):
+    return np.asarray(ravel_pytree(tree)[0])
+
+
+@dataclass
+class ProductResult:
+    n_inner: np.ndarray
+    closed: np.ndarray  # max rel. error, autodiff vs (I - aH)^N grad L_Q(theta_N), per N
+    closed_control: np.ndarray  # same, the prediction without the Hessian factor
+    fd: np.ndarray  # max |FD - <g, v>| / ||g|| on the MLP, per N
+    fd_control: np.ndarray  # same with the first-order gradient as the prediction
+    loop: float  # batched (vmap) vs plain per-task loop, rel. error
+
+
+def _sinusoid_batch(key, n_tasks, k):
+    return sinusoid.sample_batch(key, n_tasks, k, k)
+
+
+def product_formula(config: GradConfig, key: jax.Array) -> ProductResult:
+    """G1: autodiff meta-gradient vs closed form, vs finite differences, vs a plain loop."""
+    with jax.enable_x64(True):
+        k_lin, k_mlp, k_dat, k_dir = jax.random.split(key, 4)
+        c = config
+        closed, closed_ctl, fd, fd_ctl = [], [], [], []
+        for n in c.n_inner:
+            errs, ctl = [], []
+            xs, ys, _ = linear.sample_tasks(jax.random.fold_in(k_lin, n), 2 * c.n_tasks, c.m, c.d)
+            theta0 = np.asarray(jax.random.normal(jax.random.fold_in(k_lin, 1000 + n), (c.d,)))
+            for t in range(c.n_tasks):
+                (xs_, ys_), (xq, yq) = (xs[2 * t], ys[2 * t]), (xs[2 * t + 1], ys[2 * t + 1])
+                g = maml_meta_gradient(linear.loss, jnp.asarray(theta0), (xs_, ys_), (xq, yq),
+                                       alpha=c.alpha, n_inner=n)
+                theta_n = linear.gd_iterates(theta0, xs_, ys_, alpha=c.alpha, n_steps=n)[-1]
+                gq = linear.gradient(theta_n, xq, yq)
+                jac = np.linalg.matrix_power(np.eye(c.d) - c.alpha * linear.hessian(xs_), n)
+                errs.append(rel_err(g, jac @ gq))
+                ctl.append(rel_err(g, gq))
+            closed.append(max(errs))
+            closed_ctl.append(min(ctl))
+
+            params = nets.init(jax.random.fold_in(k_mlp, n), c.mlp_sizes)
+            (s, q) = _sinusoid_batch(jax.random.fold_in(k_dat, n), 1, c.k_shot)
+            s, q = jax.tree_util.tree_map(lambda a: a[0], (s, q))
+            flat0, unravel = ravel_pytree(params)
+
+            def meta(z, n=n, s=s, q=q, unravel=unravel):
+                return maml_meta_loss(nets.mse_loss, unravel(z), s, q, alpha=c.mlp_alpha,
+                                      n_inner=n)
+
+            g = _flat(maml_meta_gradient(nets.mse_loss, params, s, q, alpha=c.mlp_alpha,
+                                         n_inner=n))
+            g_fo = _flat(maml_meta_gradient(nets.mse_loss, params, s, q, alpha=c.mlp_alpha,
+                                            n_inner=n, first_order=True))
+            dirs = jax.random.normal(jax.random.fold_in(k_dir, n), (c.n_directions, g.size))
+            dirs = dirs / jnp.linalg.norm(dirs, axis=1, keepdims=True)
+            h = c.fd_step
+            fds = jax.vmap(lambda v: (meta(flat0 + h * v) - meta(flat0 - h * v)) / (2 * h))(dirs)
+            fds, dirs = np.asarray(fds), np.asarray(dirs)
+            fd.append(float(np.max(np.abs(fds - dirs @ g)) / np.linalg.norm(g)))
+            fd_ctl.append(float(np.max(np.abs(fds - dirs @ g_fo)) / np.linalg.norm(g)))
+
+        n = max(c.n_inner)
+        params = nets.init(k_mlp, c.mlp_sizes)
+        s, q = _sinusoid_batch(k_dat, c.loop_tasks, c.k_shot)
+        batched = batched_maml_meta_gradient(nets.mse_loss, params, s, q, alpha=c.mlp_alpha,
+                                             n_inner=n)
+        ref = _reference_loop(params, s, q, alpha=c.mlp_alpha, n_inner=n)
+        return ProductResult(np.array(c.n_inner), np.array(closed), np.array(closed_ctl),
+                             np.array(fd), np.array(fd_ctl), rel_err(_flat(batched), ref))
+
+
+def _reference_loop(params, supports, queries, *, alpha, n_inner):
+    """An independent meta-gradient: a Python loop over tasks and inner steps, no vmap."""
+
+    def task_meta_loss(p, s, q):
+        for _ in range(n_inner):
+            g = jax.grad(nets.mse_loss)(p, *s)
+            p = jax.tree_util.tree_map(lambda a, b: a - alpha * b, p, g)
+        return nets.mse_loss(p, *q)
+
+    n_tasks = supports[0].shape[0]
+    total = 0.0
+    for t in range(n_tasks):
+        s = (supports[0][t], supports[1][t])
+        q = (queries[0][t], queries[1][t])
+        total = total + _flat(jax.grad(task_meta_loss)(params, s, q))
+    return total / n_tasks
+
+
+@dataclass
+class TruncResult:
+    cases: list[tuple[str, int, int]]  # (problem, N, k)
+    err: np.ndarray  # rel. error, truncated autodiff vs partial product
+    err_control: np.ndarray  # rel. error vs the full product (truncation ignored)
+
+
+def truncated_products(config: GradConfig, key: jax.Array) -> TruncResult:
+    """G2: first-order (k = 0) and truncated (0 < k < N) meta-gradients vs the last ``k``
+    factors of the product, with Hessians ``H_j`` formed explicitly at every inner iterate."""
+    with jax.enable_x64(True):
+        c = config
+        k_lin, k_mlp, k_dat = jax.random.split(key, 3)
+        cases, err, ctl = [], [], []
+        xs, ys, _ = linear.sample_tasks(k_lin, 2, c.m, c.d)
+        lin = ("linear", linear.loss, jnp.zeros(c.d), (xs[0], ys[0]), (xs[1], ys[1]), c.alpha)
+        params = nets.init(k_mlp, (1, 6, 6, 1))
+        s, q = _sinusoid_batch(k_dat, 1, c.k_shot)
+        s, q = jax.tree_util.tree_map(lambda a: a[0], (s, q))
+        mlp = ("mlp", nets.mse_loss, params, s, q, c.mlp_alpha * 5)
+        for name, loss_fn, p0, s_, q_, alpha in (lin, mlp):
+            for n in (1, 2, 5):
+                flat0, unravel = ravel_pytree(p0)
+                iters = [flat0]
+                for _ in range(n):
+                    z = iters[-1]
+                    iters.append(z - alpha * ravel_pytree(jax.grad(loss_fn)(unravel(z), *s_))[0])
+                hess = [np.asarray(dense_hessian(lambda p: loss_fn(p, *s_), unravel(z)))
+                        for z in iters[:-1]]
+                gq = np.asarray(ravel_pytree(jax.grad(loss_fn)(unravel(iters[-1]), *q_))[0])
+                eye = np.eye(gq.size)
+                full = gq
+                for hj in reversed(hess):
+                    full = (eye - alpha * hj) @ full
+                for k in range(n + 1):
+                    g = _flat(maml_meta_gradient(loss_fn, p0, s_, q_, alpha=alpha, n_inner=n,
+                                                 truncate=k))
+                    pred = gq
+                    for hj in reversed(hess[n - k:]):
+                        pred = (eye - alpha * hj) @ pred
+                    cases.append((name, n, k))
+                    err.append(rel_err(g, pred))
+                    ctl.append(rel_err(g, full) if k < n else rel_err(g, gq))
+        return TruncResult(cases, np.array(err), np.array(ctl))
+

@@ -1,0 +1,22 @@
+"""Meta-learners as pure functions over pytrees."""
+
+from metatheory.learners.maml import (
+    batched_maml_meta_gradient,
+    batched_maml_meta_loss,
+    inner_adapt,
+    maml_meta_gradient,
+    maml_meta_loss,
+)
+from metatheory.learners.reptile import batched_reptile_direction, reptile_direction
+from metatheory.learners.train import make_meta_step
+
+__all__ = [
+    "inner_adapt",
+    "maml_meta_loss",
+    "maml_meta_gradient",
+    "batched_maml_meta_loss",
+    "batched_maml_meta_gradient",
+    "reptile_direction",
+    "batched_reptile_direction",
+    "make_meta_step",
+]

@@ -1,0 +1,122 @@
+"""Statistics for the checks: log-log slopes with confidence intervals, t-intervals of a mean,
+bootstrap intervals (JAX keys, no global randomness) and Clopper–Pearson intervals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+from scipy import stats as _st
+
+__all__ = ["SlopeFit", "loglog_slope", "linear_fit", "MeanCI", "mean_ci", "bootstrap_ci",
+           "clopper_pearson"]
+
+
+def _level(level: float) -> float:
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    return float(level)
+
+
+@dataclass(frozen=True)
+class SlopeFit:
+    """Least-squares line ``y = intercept + slope * x`` with a two-sided ``level`` CI on the slope."""
+
+    slope: float
+    intercept: float
+    stderr: float
+    ci_low: float
+    ci_high: float
+    level: float
+    n: int
+
+    def contains(self, value: float) -> bool:
+        """Whether ``value`` lies inside the slope's confidence interval."""
+        return self.ci_low <= value <= self.ci_high
+
+    def __str__(self) -> str:
+        return f"{self.slope:.4f} [{self.ci_low:.4f}, {self.ci_high:.4f}]"
+
+
+def linear_fit(x, y, *, level: float = 0.95) -> SlopeFit:
+    """Ordinary least squares with a Student-t interval on the slope (``n - 2`` dof)."""
+    level = _level(level)
+    x, y = np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
+    if x.shape != y.shape or x.size < 3:
+        raise ValueError(f"x and y must have equal length >= 3, got {x.size} and {y.size}")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError("x and y must be finite")
+    res = _st.linregress(x, y)
+    t = _st.t.ppf(0.5 + level / 2, x.size - 2)
+    return SlopeFit(
+        float(res.slope),
+        float(res.intercept),
+        float(res.stderr),
+        float(res.slope - t * res.stderr),
+        float(res.slope + t * res.stderr),
+        level,
+        int(x.size),
+    )
+
+
+def loglog_slope(x, y, *, level: float = 0.95) -> SlopeFit:
+    """Slope of ``log y`` against ``log x`` (the empirical order/exponent) with its CI."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if np.any(x <= 0) or np.any(y <= 0):
+        raise ValueError("loglog_slope needs positive x and y")
+    return linear_fit(np.log(x), np.log(y), level=level)
+
+
+@dataclass(frozen=True)
+class MeanCI:
+    mean: float
+    low: float
+    high: float
+    level: float
+    n: int
+
+    def __str__(self) -> str:
+        return f"{self.mean:.4g} [{self.low:.4g}, {self.high:.4g}]"
+
+
+def mean_ci(samples, *, level: float = 0.95) -> MeanCI:
+    """Student-t confidence interval of the mean of iid ``samples``."""
+    level = _level(level)
+    s = np.asarray(samples, dtype=np.float64).ravel()
+    if s.size < 2:
+        raise ValueError(f"need at least 2 samples, got {s.size}")
+    m = float(s.mean())
+    half = float(_st.t.ppf(0.5 + level / 2, s.size - 1) * s.std(ddof=1) / np.sqrt(s.size))
+    return MeanCI(m, m - half, m + half, level, int(s.size))
+
+
+def bootstrap_ci(
+    key: jax.Array,
+    samples,
+    statistic: Callable[[np.ndarray], float] = np.mean,
+    *,
+    n_resamples: int = 2000,
+    level: float = 0.95,
+) -> MeanCI:
+    """Percentile bootstrap interval of ``statistic`` over resamples of the first axis."""
+    level = _level(level)
+    s = np.asarray(samples, dtype=np.float64)
+    if s.shape[0] < 2 or n_resamples < 10:
+        raise ValueError("need >= 2 samples and n_resamples >= 10")
+    idx = np.asarray(jax.random.randint(key, (n_resamples, s.shape[0]), 0, s.shape[0]))
+    boots = np.array([statistic(s[i]) for i in idx])
+    lo, hi = np.quantile(boots, [0.5 - level / 2, 0.5 + level / 2])
+    return MeanCI(float(statistic(s)), float(lo), float(hi), level, int(s.shape[0]))
+
+
+def clopper_pearson(k: int, n: int, *, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper–Pearson) two-sided interval for a binomial proportion ``k / n``."""
+    level = _level(level)
+    if n < 1 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    a = 1.0 - level
+    lo = 0.0 if k == 0 else float(_st.beta.ppf(a / 2, k, n - k + 1))
+    hi = 1.0 if k == n else float(_st.beta.ppf(1 - a / 2, k + 1, n - k))
+    return lo, hi

@@ -1,0 +1,1 @@
+"""Sympy derivations, one module per family. Sympy only: nothing here imports JAX."""
