@@ -51,8 +51,9 @@ def _all_expected(verdicts) -> bool:
 def _paper_dir(arg: str) -> Path:
     p = Path(arg)
     if not (p / "main.tex").is_file():
-        raise _Usage(f"metatheory: no main.tex in {p} (run from the repository root or pass "
-                     "--paper-dir)")
+        raise _Usage(
+            f"metatheory: no main.tex in {p} (run from the repository root or pass --paper-dir)"
+        )
     return p
 
 
@@ -81,15 +82,18 @@ def _generate(args, *, build: bool):
     from metatheory import report
 
     paper = _paper_dir(args.paper_dir)
-    verdicts = _run_claims([], "full" if args.full else "quick", cache=True)
+    verdicts = _run_claims(getattr(args, "ids", []), "full" if args.full else "quick", cache=True)
     report.write_generated(verdicts, paper / "generated")
     print(f"wrote {paper / 'generated'}")
     if build:
         pdf = report.build_pdf(paper)
         if pdf is None:
-            print("latexmk not found: install latexmk and texlive (Debian: latexmk "
-                  "texlive-latex-recommended texlive-latex-extra texlive-science "
-                  "texlive-fonts-recommended) to build the PDF", file=sys.stderr)
+            print(
+                "latexmk not found: install latexmk and texlive (Debian: latexmk "
+                "texlive-latex-recommended texlive-latex-extra texlive-science "
+                "texlive-fonts-recommended) to build the PDF",
+                file=sys.stderr,
+            )
         else:
             print(f"built {pdf}")
     return verdicts
@@ -130,8 +134,13 @@ def _add_bound_parsers(sub) -> None:
                 bp.add_argument(flag, action="store_true", dest=pname)
             else:
                 required = par.default is inspect.Parameter.empty
-                bp.add_argument(flag, type=float, required=required, dest=pname,
-                                default=None if required else par.default)
+                bp.add_argument(
+                    flag,
+                    type=float,
+                    required=required,
+                    dest=pname,
+                    default=None if required else par.default,
+                )
         bp.set_defaults(_fn=fn)
 
 
@@ -153,8 +162,12 @@ def cmd_bound(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="metatheory", description=__doc__.split("\n")[0],
-                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p = _Parser(
+        prog="metatheory",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     sub.add_parser("list", help="list the claims").set_defaults(_cmd=cmd_list)
@@ -166,10 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--cache", action="store_true", help=f"reuse finished runs in {CACHE}/")
     v.set_defaults(_cmd=cmd_verify)
 
-    for name, fn, hlp in (("figures", cmd_figures, "write figures to paper/generated/"),
-                          ("paper", cmd_paper, "write paper/generated/ and build the PDF"),
-                          ("reproduce", cmd_reproduce, "verify all, figures, JSON, paper")):
+    for name, fn, hlp in (
+        ("figures", cmd_figures, "write figures to paper/generated/"),
+        ("paper", cmd_paper, "write paper/generated/ and build the PDF"),
+        ("reproduce", cmd_reproduce, "verify all, figures, JSON, paper"),
+    ):
         q = sub.add_parser(name, help=hlp)
+        if name != "reproduce":
+            q.add_argument("ids", nargs="*", metavar="ID", help="only these claims (default: all)")
         q.add_argument("--full", action="store_true", help="paper-scale preset")
         q.add_argument("--paper-dir", default="paper", metavar="DIR")
         if name == "reproduce":

@@ -10,8 +10,15 @@ import jax
 import numpy as np
 from scipy import stats as _st
 
-__all__ = ["SlopeFit", "loglog_slope", "linear_fit", "MeanCI", "mean_ci", "bootstrap_ci",
-           "clopper_pearson"]
+__all__ = [
+    "SlopeFit",
+    "loglog_slope",
+    "linear_fit",
+    "MeanCI",
+    "mean_ci",
+    "bootstrap_ci",
+    "clopper_pearson",
+]
 
 
 def _level(level: float) -> float:

@@ -31,7 +31,11 @@ def check_s1(preset: str) -> Verdict:
         tolerance=f"{HVP_TOL:g} (float64)",
         control=f"diag(H)·v: rel. err ≥ {r.control.min():.2g}",
         control_rejected=bool(r.control.min() > HVP_TOL),
-        numbers={"fwdrev": r.fwd_rev.max(), "revrev": r.rev_rev.max(), "dim": r.n_params,
-                 "control": r.control.min()},
+        numbers={
+            "fwdrev": r.fwd_rev.max(),
+            "revrev": r.rev_rev.max(),
+            "dim": r.n_params,
+            "control": r.control.min(),
+        },
         evidence=r,
     )

@@ -21,8 +21,16 @@ from metatheory.learners.maml import (
 )
 from metatheory.tasks import linear, sinusoid
 
-__all__ = ["GradConfig", "QUICK", "FULL", "ProductResult", "product_formula", "TruncResult",
-           "truncated_products", "rel_err"]
+__all__ = [
+    "GradConfig",
+    "QUICK",
+    "FULL",
+    "ProductResult",
+    "product_formula",
+    "TruncResult",
+    "truncated_products",
+    "rel_err",
+]
 
 
 @dataclass(frozen=True)
@@ -79,8 +87,9 @@ def product_formula(config: GradConfig, key: jax.Array) -> ProductResult:
             theta0 = np.asarray(jax.random.normal(jax.random.fold_in(k_lin, 1000 + n), (c.d,)))
             for t in range(c.n_tasks):
                 (xs_, ys_), (xq, yq) = (xs[2 * t], ys[2 * t]), (xs[2 * t + 1], ys[2 * t + 1])
-                g = maml_meta_gradient(linear.loss, jnp.asarray(theta0), (xs_, ys_), (xq, yq),
-                                       alpha=c.alpha, n_inner=n)
+                g = maml_meta_gradient(
+                    linear.loss, jnp.asarray(theta0), (xs_, ys_), (xq, yq), alpha=c.alpha, n_inner=n
+                )
                 theta_n = linear.gd_iterates(theta0, xs_, ys_, alpha=c.alpha, n_steps=n)[-1]
                 gq = linear.gradient(theta_n, xq, yq)
                 jac = np.linalg.matrix_power(np.eye(c.d) - c.alpha * linear.hessian(xs_), n)
@@ -95,13 +104,14 @@ def product_formula(config: GradConfig, key: jax.Array) -> ProductResult:
             flat0, unravel = ravel_pytree(params)
 
             def meta(z, n=n, s=s, q=q, unravel=unravel):
-                return maml_meta_loss(nets.mse_loss, unravel(z), s, q, alpha=c.mlp_alpha,
-                                      n_inner=n)
+                return maml_meta_loss(nets.mse_loss, unravel(z), s, q, alpha=c.mlp_alpha, n_inner=n)
 
-            g = _flat(maml_meta_gradient(nets.mse_loss, params, s, q, alpha=c.mlp_alpha,
-                                         n_inner=n))
-            g_fo = _flat(maml_meta_gradient(nets.mse_loss, params, s, q, alpha=c.mlp_alpha,
-                                            n_inner=n, first_order=True))
+            g = _flat(maml_meta_gradient(nets.mse_loss, params, s, q, alpha=c.mlp_alpha, n_inner=n))
+            g_fo = _flat(
+                maml_meta_gradient(
+                    nets.mse_loss, params, s, q, alpha=c.mlp_alpha, n_inner=n, first_order=True
+                )
+            )
             dirs = jax.random.normal(jax.random.fold_in(k_dir, n), (c.n_directions, g.size))
             dirs = dirs / jnp.linalg.norm(dirs, axis=1, keepdims=True)
             h = c.fd_step
@@ -113,11 +123,18 @@ def product_formula(config: GradConfig, key: jax.Array) -> ProductResult:
         n = max(c.n_inner)
         params = nets.init(k_mlp, c.mlp_sizes)
         s, q = _sinusoid_batch(k_dat, c.loop_tasks, c.k_shot)
-        batched = batched_maml_meta_gradient(nets.mse_loss, params, s, q, alpha=c.mlp_alpha,
-                                             n_inner=n)
+        batched = batched_maml_meta_gradient(
+            nets.mse_loss, params, s, q, alpha=c.mlp_alpha, n_inner=n
+        )
         ref = _reference_loop(params, s, q, alpha=c.mlp_alpha, n_inner=n)
-        return ProductResult(np.array(c.n_inner), np.array(closed), np.array(closed_ctl),
-                             np.array(fd), np.array(fd_ctl), rel_err(_flat(batched), ref))
+        return ProductResult(
+            np.array(c.n_inner),
+            np.array(closed),
+            np.array(closed_ctl),
+            np.array(fd),
+            np.array(fd_ctl),
+            rel_err(_flat(batched), ref),
+        )
 
 
 def _reference_loop(params, supports, queries, *, alpha, n_inner):
@@ -165,21 +182,23 @@ def truncated_products(config: GradConfig, key: jax.Array) -> TruncResult:
                 for _ in range(n):
                     z = iters[-1]
                     iters.append(z - alpha * ravel_pytree(jax.grad(loss_fn)(unravel(z), *s_))[0])
-                hess = [np.asarray(dense_hessian(lambda p: loss_fn(p, *s_), unravel(z)))
-                        for z in iters[:-1]]
+                hess = [
+                    np.asarray(dense_hessian(lambda p: loss_fn(p, *s_), unravel(z)))
+                    for z in iters[:-1]
+                ]
                 gq = np.asarray(ravel_pytree(jax.grad(loss_fn)(unravel(iters[-1]), *q_))[0])
                 eye = np.eye(gq.size)
                 full = gq
                 for hj in reversed(hess):
                     full = (eye - alpha * hj) @ full
                 for k in range(n + 1):
-                    g = _flat(maml_meta_gradient(loss_fn, p0, s_, q_, alpha=alpha, n_inner=n,
-                                                 truncate=k))
+                    g = _flat(
+                        maml_meta_gradient(loss_fn, p0, s_, q_, alpha=alpha, n_inner=n, truncate=k)
+                    )
                     pred = gq
-                    for hj in reversed(hess[n - k:]):
+                    for hj in reversed(hess[n - k :]):
                         pred = (eye - alpha * hj) @ pred
                     cases.append((name, n, k))
                     err.append(rel_err(g, pred))
                     ctl.append(rel_err(g, full) if k < n else rel_err(g, gq))
         return TruncResult(cases, np.array(err), np.array(ctl))
-

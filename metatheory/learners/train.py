@@ -48,7 +48,9 @@ def make_meta_step(
     def step(params, opt_state, supports, queries):
         if method == "reptile":
             loss = meta_loss(params, supports, queries)
-            grads = batched_reptile_direction(loss_fn, params, supports, alpha=alpha, n_inner=n_inner)
+            grads = batched_reptile_direction(
+                loss_fn, params, supports, alpha=alpha, n_inner=n_inner
+            )
         else:
             loss, grads = jax.value_and_grad(meta_loss)(params, supports, queries)
         updates, opt_state = optimizer.update(grads, opt_state, params)
