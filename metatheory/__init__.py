@@ -4,16 +4,30 @@ Public API (explicit re-exports):
 
 - learners: :func:`maml_meta_gradient`, :func:`batched_maml_meta_gradient`,
   :func:`maml_meta_loss`, :func:`inner_adapt`, :func:`reptile_direction`,
-  :func:`make_meta_step`
+  :func:`make_meta_step`, :func:`imaml_meta_gradient`, :func:`batched_imaml_meta_gradient`
 - :mod:`metatheory.bounds`: calculators (PAC-Bayes, smoothness constants, implicit priors)
 - :mod:`metatheory.claims`: the ledger; ``claims.run("G1")`` checks one claim
 """
 
 from metatheory import bounds, nets, stats, tasks
+from metatheory.bounds import (
+    amit_meir_bound,
+    fmo_smoothness,
+    fomaml_bias_bound,
+    gaussian_kl,
+    grant_prior_covariance,
+    grant_prior_precision,
+    kl_inverse_bound,
+    maml_smoothness,
+    mcallester_bound,
+    pentina_lampert_bound,
+)
 from metatheory.learners import (
+    batched_imaml_meta_gradient,
     batched_maml_meta_gradient,
     batched_maml_meta_loss,
     batched_reptile_direction,
+    imaml_meta_gradient,
     inner_adapt,
     make_meta_step,
     maml_meta_gradient,
@@ -36,4 +50,16 @@ __all__ = [
     "reptile_direction",
     "batched_reptile_direction",
     "make_meta_step",
+    "grant_prior_precision",
+    "grant_prior_covariance",
+    "fomaml_bias_bound",
+    "imaml_meta_gradient",
+    "batched_imaml_meta_gradient",
+    "fmo_smoothness",
+    "maml_smoothness",
+    "gaussian_kl",
+    "mcallester_bound",
+    "kl_inverse_bound",
+    "amit_meir_bound",
+    "pentina_lampert_bound",
 ]

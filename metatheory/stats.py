@@ -29,7 +29,7 @@ def _level(level: float) -> float:
 
 @dataclass(frozen=True)
 class SlopeFit:
-    """Least-squares line ``y = intercept + slope * x`` with a two-sided ``level`` CI on the slope."""
+    """Least-squares line ``y = intercept + slope * x``, two-sided ``level`` CI on the slope."""
 
     slope: float
     intercept: float

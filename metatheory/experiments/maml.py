@@ -6,6 +6,7 @@ All in float64. Errors are relative: :math:`\|a-b\|/\|b\|`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -82,19 +83,28 @@ def product_formula(config: GradConfig, key: jax.Array) -> ProductResult:
         c = config
         closed, closed_ctl, fd, fd_ctl = [], [], [], []
         for n in c.n_inner:
-            errs, ctl = [], []
             xs, ys, _ = linear.sample_tasks(jax.random.fold_in(k_lin, n), 2 * c.n_tasks, c.m, c.d)
             theta0 = np.asarray(jax.random.normal(jax.random.fold_in(k_lin, 1000 + n), (c.d,)))
+            grads = jax.jit(
+                jax.vmap(
+                    lambda xs_, ys_, xq, yq, n=n, theta0=theta0: maml_meta_gradient(
+                        linear.loss,
+                        jnp.asarray(theta0),
+                        (xs_, ys_),
+                        (xq, yq),
+                        alpha=c.alpha,
+                        n_inner=n,
+                    )
+                )
+            )(xs[0::2], ys[0::2], xs[1::2], ys[1::2])
+            errs, ctl = [], []
             for t in range(c.n_tasks):
                 (xs_, ys_), (xq, yq) = (xs[2 * t], ys[2 * t]), (xs[2 * t + 1], ys[2 * t + 1])
-                g = maml_meta_gradient(
-                    linear.loss, jnp.asarray(theta0), (xs_, ys_), (xq, yq), alpha=c.alpha, n_inner=n
-                )
                 theta_n = linear.gd_iterates(theta0, xs_, ys_, alpha=c.alpha, n_steps=n)[-1]
                 gq = linear.gradient(theta_n, xq, yq)
                 jac = np.linalg.matrix_power(np.eye(c.d) - c.alpha * linear.hessian(xs_), n)
-                errs.append(rel_err(g, jac @ gq))
-                ctl.append(rel_err(g, gq))
+                errs.append(rel_err(grads[t], jac @ gq))
+                ctl.append(rel_err(grads[t], gq))
             closed.append(max(errs))
             closed_ctl.append(min(ctl))
 
@@ -106,16 +116,16 @@ def product_formula(config: GradConfig, key: jax.Array) -> ProductResult:
             def meta(z, n=n, s=s, q=q, unravel=unravel):
                 return maml_meta_loss(nets.mse_loss, unravel(z), s, q, alpha=c.mlp_alpha, n_inner=n)
 
-            g = _flat(maml_meta_gradient(nets.mse_loss, params, s, q, alpha=c.mlp_alpha, n_inner=n))
-            g_fo = _flat(
-                maml_meta_gradient(
-                    nets.mse_loss, params, s, q, alpha=c.mlp_alpha, n_inner=n, first_order=True
-                )
+            grad_fn = jax.jit(
+                lambda p, fo, n=n, s=s, q=q: maml_meta_gradient(
+                    nets.mse_loss, p, s, q, alpha=c.mlp_alpha, n_inner=n, first_order=fo
+                ),
+                static_argnums=1,
             )
+            g, g_fo = _flat(grad_fn(params, False)), _flat(grad_fn(params, True))
             dirs = jax.random.normal(jax.random.fold_in(k_dir, n), (c.n_directions, g.size))
             dirs = dirs / jnp.linalg.norm(dirs, axis=1, keepdims=True)
-            h = c.fd_step
-            fds = jax.vmap(lambda v: (meta(flat0 + h * v) - meta(flat0 - h * v)) / (2 * h))(dirs)
+            fds = jax.jit(jax.vmap(partial(_central_difference, meta, flat0, c.fd_step)))(dirs)
             fds, dirs = np.asarray(fds), np.asarray(dirs)
             fd.append(float(np.max(np.abs(fds - dirs @ g)) / np.linalg.norm(g)))
             fd_ctl.append(float(np.max(np.abs(fds - dirs @ g_fo)) / np.linalg.norm(g)))
@@ -137,6 +147,11 @@ def product_formula(config: GradConfig, key: jax.Array) -> ProductResult:
         )
 
 
+def _central_difference(f, x, h, v):
+    """``(f(x + h v) - f(x - h v)) / 2h``, the directional derivative to O(h^2)."""
+    return (f(x + h * v) - f(x - h * v)) / (2 * h)
+
+
 def _reference_loop(params, supports, queries, *, alpha, n_inner):
     """An independent meta-gradient: a Python loop over tasks and inner steps, no vmap."""
 
@@ -147,12 +162,17 @@ def _reference_loop(params, supports, queries, *, alpha, n_inner):
         return nets.mse_loss(p, *q)
 
     n_tasks = supports[0].shape[0]
+    task_grad = jax.jit(jax.grad(task_meta_loss))
     total = 0.0
     for t in range(n_tasks):
         s = (supports[0][t], supports[1][t])
         q = (queries[0][t], queries[1][t])
-        total = total + _flat(jax.grad(task_meta_loss)(params, s, q))
+        total = total + _flat(task_grad(params, s, q))
     return total / n_tasks
+
+
+def _apply_to(loss_fn, data, params):
+    return loss_fn(params, *data)
 
 
 @dataclass
@@ -182,10 +202,8 @@ def truncated_products(config: GradConfig, key: jax.Array) -> TruncResult:
                 for _ in range(n):
                     z = iters[-1]
                     iters.append(z - alpha * ravel_pytree(jax.grad(loss_fn)(unravel(z), *s_))[0])
-                hess = [
-                    np.asarray(dense_hessian(lambda p: loss_fn(p, *s_), unravel(z)))
-                    for z in iters[:-1]
-                ]
+                support_loss = partial(_apply_to, loss_fn, s_)
+                hess = [np.asarray(dense_hessian(support_loss, unravel(z))) for z in iters[:-1]]
                 gq = np.asarray(ravel_pytree(jax.grad(loss_fn)(unravel(iters[-1]), *q_))[0])
                 eye = np.eye(gq.size)
                 full = gq

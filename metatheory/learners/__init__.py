@@ -1,5 +1,6 @@
 """Meta-learners as pure functions over pytrees."""
 
+from metatheory.learners.imaml import batched_imaml_meta_gradient, imaml_meta_gradient
 from metatheory.learners.maml import (
     batched_maml_meta_gradient,
     batched_maml_meta_loss,
@@ -19,4 +20,6 @@ __all__ = [
     "reptile_direction",
     "batched_reptile_direction",
     "make_meta_step",
+    "imaml_meta_gradient",
+    "batched_imaml_meta_gradient",
 ]

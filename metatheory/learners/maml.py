@@ -4,7 +4,8 @@ Inner loop (Finn et al. 2017): :math:`\theta_{j+1} = \theta_j - \alpha \nabla L_
 :math:`j = 0..N-1`. The meta-loss is :math:`L_Q(\theta_N)` and its gradient in
 :math:`\theta_0` is the product formula (claim G1)
 
-.. math:: \nabla_{\theta_0} L_Q(\theta_N) = (I-\alpha H_0)\cdots(I-\alpha H_{N-1})\,\nabla L_Q(\theta_N).
+.. math::
+    \nabla_{\theta_0} L_Q(\theta_N) = (I-\alpha H_0)\cdots(I-\alpha H_{N-1})\,\nabla L_Q(\theta_N).
 
 Truncation to the last ``k`` inner steps applies ``stop_gradient`` to the inner gradients of
 the first ``N-k`` steps, so their factors become ``I`` and only the last ``k`` factors of the

@@ -1,0 +1,249 @@
+r"""PAC-Bayes bound calculators: single task and meta-learning (claim P1).
+
+All calculators broadcast over array arguments, validate their inputs (``ValueError`` naming
+the argument) and are jittable: under ``jax.jit``/``vmap``/``grad`` they run in ``jax.numpy``
+(in the active precision); called on concrete values they compute in float64 NumPy and return
+NumPy arrays (JAX arrays when any argument was one).
+
+* :func:`gaussian_kl` — :math:`KL(N(\mu_q,\mathrm{diag}\,\sigma_q^2)\|N(\mu_p,\mathrm{diag}\,
+  \sigma_p^2)) = \tfrac12\sum[\sigma_q^2/\sigma_p^2 + (\mu_q-\mu_p)^2/\sigma_p^2 - 1 +
+  \ln(\sigma_p^2/\sigma_q^2)]`, summed over the last axis.
+* :func:`mcallester_bound` — McAllester's bound in Maurer's (2004) form,
+  :math:`\hat{er} + \sqrt{(KL + \ln(2\sqrt m/\delta))/(2m)}`.
+* :func:`kl_inverse_bound` — the kl form (Seeger 2002; Maurer 2004),
+  :math:`\sup\{p \ge \hat{er} : kl(\hat{er}\|p) \le (KL + \ln(2\sqrt m/\delta))/m\}`.
+* :func:`amit_meir_bound` — Amit & Meir (2018, ICML, Theorem 2).
+* :func:`pentina_lampert_bound` — Pentina & Lampert (2014, ICML, Theorem 2), linear form.
+
+Sample sizes ``m`` and ``n_tasks`` may be real (``m`` of Pentina–Lampert is a harmonic mean);
+they must be finite and at least 2. KLs may be ``inf`` (a point-mass posterior): the bound is
+then ``inf`` (``1`` for the kl form). The sympy derivations are in
+:mod:`metatheory.symbolic.pac_bayes`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from metatheory.bounds._validate import check, is_traced
+
+__all__ = [
+    "MetaBound",
+    "gaussian_kl",
+    "mcallester_bound",
+    "kl_inverse_bound",
+    "binary_kl",
+    "amit_meir_bound",
+    "pentina_lampert_bound",
+]
+
+KL_INVERSE_ITERS = 80
+"""Bisection steps of the kl inversion: the bracket [q, 1] halves each step, so after 80 steps
+it is below 2^-80 ~ 1e-24, i.e. the float64 resolution of p (the 1e-9 target with room)."""
+
+
+class MetaBound(NamedTuple):
+    """A meta-learning bound split into its terms: ``total = empirical + task_term + meta_term``."""
+
+    total: object
+    empirical: object
+    task_term: object
+    meta_term: object
+
+
+def _backend(args):
+    """``(xp, as_jax)``: ``jnp`` if any argument is traced, else float64 ``np``."""
+    if any(is_traced(a) for a in args):
+        return jnp, True
+    return np, any(isinstance(a, jax.Array) for a in args)
+
+
+def _out(x, as_jax, xp):
+    if xp is np:
+        return jnp.asarray(x) if as_jax else np.asarray(x)[()]  # 0-d -> numpy scalar
+    return x
+
+
+def _f64(xp, *args):
+    if xp is np:
+        return tuple(np.asarray(a, dtype=np.float64) for a in args)
+    return tuple(jnp.asarray(a, dtype=jnp.result_type(float)) for a in args)
+
+
+def _risk(name, x):
+    return check(name, x, low=0.0, high=1.0)
+
+
+def _kl(name, x):
+    return check(name, x, low=0.0)
+
+
+def _size(name, x):
+    return check(name, x, low=2.0, high=math.inf, high_open=True)
+
+
+def _delta(x):
+    return check("delta", x, low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+def _finite(name, x):
+    return check(name, x, low=-math.inf, high=math.inf, low_open=True, high_open=True)
+
+
+def _scale(name, x):
+    return check(name, x, low=0.0, high=math.inf, low_open=True, high_open=True)
+
+
+def gaussian_kl(mu_q, sigma_q, mu_p, sigma_p):
+    r"""KL divergence between diagonal Gaussians, summed over the last axis.
+
+    :math:`\tfrac12\sum_j[r_j - 1 - \ln r_j + (\mu_{q,j}-\mu_{p,j})^2/\sigma_{p,j}^2]`,
+    :math:`r_j = \sigma_{q,j}^2/\sigma_{p,j}^2`; ``r - 1 - ln r`` is evaluated as
+    ``expm1(t) - t`` with ``t = 2 ln(sigma_q / sigma_p)``. Scalars count as one coordinate.
+    Means must be finite and standard deviations in (0, inf).
+    """
+    args = (
+        _finite("mu_q", mu_q),
+        _scale("sigma_q", sigma_q),
+        _finite("mu_p", mu_p),
+        _scale("sigma_p", sigma_p),
+    )
+    xp, as_jax = _backend(args)
+    mu_q, sigma_q, mu_p, sigma_p = _f64(xp, *args)
+    t = 2.0 * (xp.log(sigma_q) - xp.log(sigma_p))
+    per = 0.5 * (xp.expm1(t) - t + ((mu_q - mu_p) / sigma_p) ** 2)
+    return _out(per.sum(axis=-1) if per.ndim else per, as_jax, xp)
+
+
+def _complexity(kl, m, delta, xp):
+    """``(KL + ln(2 sqrt(m) / delta)) / m``, the level of the kl form."""
+    return (kl + xp.log(2.0) + 0.5 * xp.log(m) - xp.log(delta)) / m
+
+
+def mcallester_bound(emp_risk, kl, m, delta):
+    r"""McAllester's PAC-Bayes bound in Maurer's form (Maurer 2004, Thm 5 + Pinsker).
+
+    With probability :math:`\ge 1-\delta` over ``m`` iid samples, for all posteriors ``Q``:
+    :math:`er(Q) \le \hat{er}(Q) + \sqrt{(KL(Q\|P) + \ln(2\sqrt m/\delta))/(2m)}`.
+    Not clipped at 1 (a value above 1 is vacuous).
+    """
+    args = (_risk("emp_risk", emp_risk), _kl("kl", kl), _size("m", m), _delta(delta))
+    xp, as_jax = _backend(args)
+    emp_risk, kl, m, delta = _f64(xp, *args)
+    return _out(emp_risk + xp.sqrt(_complexity(kl, m, delta, xp) / 2.0), as_jax, xp)
+
+
+def binary_kl(q, p):
+    r""":math:`kl(q\|p) = q\ln(q/p) + (1-q)\ln((1-q)/(1-p))` with ``0 ln 0 = 0`` (elementwise,
+    no validation; ``inf`` where ``p`` is 0 or 1 and ``q`` is not)."""
+    xp = jnp if (is_traced(q) or is_traced(p)) else np
+    q, p = _f64(xp, q, p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = xp.where(q > 0, q * (xp.log(xp.where(q > 0, q, 1.0)) - xp.log(p)), 0.0)
+        b = xp.where(q < 1, (1 - q) * (xp.log1p(-xp.where(q < 1, q, 0.0)) - xp.log1p(-p)), 0.0)
+    return a + b
+
+
+def _kl_upper_inverse(q, c, xp):
+    """Bisection for ``sup{p in [q, 1] : kl(q||p) <= c}`` with a fixed step count."""
+    lo, hi = q, xp.ones_like(q)
+
+    def body(_, bracket):
+        lo, hi = bracket
+        mid = 0.5 * (lo + hi)
+        ok = binary_kl(q, mid) <= c
+        return xp.where(ok, mid, lo), xp.where(ok, hi, mid)
+
+    if xp is np:
+        for i in range(KL_INVERSE_ITERS):
+            lo, hi = body(i, (lo, hi))
+    else:
+        lo, hi = jax.lax.fori_loop(0, KL_INVERSE_ITERS, body, (lo, hi))
+    # hi never satisfies kl <= c unless hi = 1, so it is an upper bound of the supremum
+    return xp.minimum(hi, 1.0)
+
+
+def kl_inverse_bound(emp_risk, kl, m, delta):
+    r"""The kl form of the PAC-Bayes bound (Seeger 2002; Maurer 2004, Thm 5).
+
+    :math:`er(Q) \le kl^{-1}(\hat{er}, c) = \sup\{p \in [\hat{er}, 1] : kl(\hat{er}\|p) \le c\}`,
+    :math:`c = (KL + \ln(2\sqrt m/\delta))/m`; bisection to float64 resolution, at most 1,
+    never above :func:`mcallester_bound` (Pinsker).
+    """
+    args = (_risk("emp_risk", emp_risk), _kl("kl", kl), _size("m", m), _delta(delta))
+    xp, as_jax = _backend(args)
+    emp_risk, kl, m, delta = _f64(xp, *args)
+    c = _complexity(kl, m, delta, xp)
+    q, c = xp.broadcast_arrays(emp_risk, c)
+    return _out(_kl_upper_inverse(q, c, xp), as_jax, xp)
+
+
+def _meta_args(emp_risk, n_tasks, m, kl_hyper, kl_task, delta):
+    args = (
+        _risk("emp_risk", emp_risk),
+        _size("n_tasks", n_tasks),
+        _size("m", m),
+        _kl("kl_hyper", kl_hyper),
+        _kl("kl_task", kl_task),
+        _delta(delta),
+    )
+    xp, as_jax = _backend(args)
+    return xp, as_jax, _f64(xp, *args)
+
+
+def _meta_out(emp, task, meta, xp, as_jax):
+    emp, task, meta = xp.broadcast_arrays(emp, task, meta)
+    total = emp + task + meta
+    return MetaBound(*(_out(a, as_jax, xp) for a in (total, emp, task, meta)))
+
+
+def amit_meir_bound(emp_risk, n_tasks, m, kl_hyper, kl_task, delta) -> MetaBound:
+    r"""Amit & Meir (2018, ICML, Theorem 2): the meta-learning PAC-Bayes bound.
+
+    With probability :math:`\ge 1-\delta` over ``n_tasks`` observed tasks of ``m`` samples
+    each, for all hyperposteriors :math:`\mathcal Q`:
+
+    .. math:: er(\mathcal Q) \le \hat{er}
+        + \sqrt{\frac{KL(\mathcal Q\|\mathcal P) + E_{P\sim\mathcal Q}KL(Q_i\|P)
+                      + \ln(2nm/\delta)}{2(m-1)}}
+        + \sqrt{\frac{KL(\mathcal Q\|\mathcal P) + \ln(2n/\delta)}{2(n-1)}}.
+
+    ``emp_risk`` is the task-averaged empirical risk, ``kl_hyper`` = KL(hyperposterior ||
+    hyperprior), ``kl_task`` = E_P KL(Q_i || P). For unequal tasks pass per-task arrays
+    (``emp_risk_i``, ``m_i``, ``kl_task_i``) and average each term over the task axis: the
+    theorem's task term is the average of the per-task square roots. Returns
+    :class:`MetaBound` ``(total, empirical, task_term, meta_term)``; not clipped at 1.
+    """
+    xp, as_jax, (emp, n, m, kh, kt, d) = _meta_args(emp_risk, n_tasks, m, kl_hyper, kl_task, delta)
+    log2 = math.log(2.0)
+    task = xp.sqrt((kh + kt + log2 + xp.log(n) + xp.log(m) - xp.log(d)) / (2.0 * (m - 1.0)))
+    meta = xp.sqrt((kh + log2 + xp.log(n) - xp.log(d)) / (2.0 * (n - 1.0)))
+    return _meta_out(emp, task, meta, xp, as_jax)
+
+
+def pentina_lampert_bound(emp_risk, n_tasks, m, kl_hyper, kl_task, delta) -> MetaBound:
+    r"""Pentina & Lampert (2014, ICML, Theorem 2), the linear form with :math:`\lambda = \sqrt n`
+    (environment level) and :math:`\lambda = n\sqrt{\bar m}` (task level):
+
+    .. math:: er(\mathcal Q) \le \hat{er}
+        + \underbrace{\frac{KL(\mathcal Q\|\mathcal P) + n\,\overline{KL}_{task} + \ln(2/\delta)}
+                           {n\sqrt{\bar m}} + \frac{1}{8\sqrt{\bar m}}}_{\text{task term}}
+        + \underbrace{\frac{KL(\mathcal Q\|\mathcal P) + \ln(2/\delta)}{\sqrt n}
+                      + \frac{1}{8\sqrt n}}_{\text{meta term}}.
+
+    ``m`` is the harmonic mean :math:`\bar m` of the tasks' sample sizes, ``kl_task`` the
+    task average of :math:`E_{P\sim\mathcal Q}KL(Q_i\|P)`. Re-derived in
+    :func:`metatheory.symbolic.pac_bayes.derive_pentina_lampert` (the :math:`\ln(2/\delta)`
+    of the task level is kept; see there). Returns :class:`MetaBound`; not clipped at 1.
+    """
+    xp, as_jax, (emp, n, m, kh, kt, d) = _meta_args(emp_risk, n_tasks, m, kl_hyper, kl_task, delta)
+    log_2_delta = math.log(2.0) - xp.log(d)
+    sm, sn = xp.sqrt(m), xp.sqrt(n)
+    task = (kh + n * kt + log_2_delta) / (n * sm) + 1.0 / (8.0 * sm)
+    meta = (kh + log_2_delta) / sn + 1.0 / (8.0 * sn)
+    return _meta_out(emp, task, meta, xp, as_jax)

@@ -1,0 +1,111 @@
+"""Unit tests of metatheory.imaml_meta_gradient: least squares against the exact solve, the
+batched form, and bad input."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from metatheory import batched_imaml_meta_gradient, imaml_meta_gradient
+from metatheory.learners.imaml import proximal_solve
+from metatheory.tasks import linear
+
+LAM = 0.7
+
+
+def _exact(theta, support, query, lam):
+    """iMAML on ``||x phi - y||^2 / 2m`` in closed form (numpy float64):
+    ``phi* = (H + lam I)^{-1}(lam theta + x^T y / m)``, ``g = (I + H/lam)^{-1} grad L_Q(phi*)``."""
+    (xs, ys), (xq, yq) = support, query
+    h = linear.hessian(xs)
+    d = h.shape[0]
+    b = np.asarray(xs, np.float64).T @ np.asarray(ys, np.float64) / xs.shape[0]
+    phi = np.linalg.solve(h + lam * np.eye(d), lam * np.asarray(theta, np.float64) + b)
+    return phi, np.linalg.solve(np.eye(d) + h / lam, linear.gradient(phi, xq, yq))
+
+
+def _tasks(n_tasks, m=12, d=5, seed=0):
+    xs, ys, _ = linear.sample_tasks(jax.random.key(seed), 2 * n_tasks, m, d)
+    return (xs[::2], ys[::2]), (xs[1::2], ys[1::2])
+
+
+def _rel(a, b):
+    return float(np.linalg.norm(np.asarray(a) - b) / np.linalg.norm(b))
+
+
+def test_least_squares_matches_exact_solve_float64():
+    with jax.enable_x64(True):
+        (xs, ys), (xq, yq) = _tasks(1)
+        theta = jax.random.normal(jax.random.key(3), (xs.shape[-1],))
+        g, info = imaml_meta_gradient(
+            linear.loss, theta, (xs[0], ys[0]), (xq[0], yq[0]), lam=LAM, return_info=True
+        )
+        phi, g_exact = _exact(theta, (xs[0], ys[0]), (xq[0], yq[0]), LAM)
+        assert g.dtype == jnp.float64
+        assert _rel(info.phi, phi) < 1e-10
+        assert _rel(g, g_exact) < 1e-10
+        # the first-order shortcut (no inverse) is far off: the test can fail
+        assert _rel(jax.grad(linear.loss)(info.phi, xq[0], yq[0]), g_exact) > 1e-3
+
+
+def test_least_squares_float32_is_accurate_to_float32():
+    (xs, ys), (xq, yq) = _tasks(1, seed=1)
+    theta = jnp.zeros(xs.shape[-1])
+    g = imaml_meta_gradient(linear.loss, theta, (xs[0], ys[0]), (xq[0], yq[0]), lam=LAM)
+    _, g_exact = _exact(theta, (xs[0], ys[0]), (xq[0], yq[0]), LAM)
+    assert g.dtype == jnp.float32
+    assert _rel(g, g_exact) < 1e-4
+
+
+def test_pytree_params_and_batched_mean():
+    with jax.enable_x64(True):
+        (xs, ys), (xq, yq) = _tasks(3, seed=2)
+        d = xs.shape[-1]
+
+        def loss(p, x, y):  # the same least-squares loss over a dict of two blocks
+            return linear.loss(jnp.concatenate([p["a"], p["b"]]), x, y)
+
+        theta = jax.random.normal(jax.random.key(4), (d,))
+        params = {"a": theta[:2], "b": theta[2:]}
+        g = batched_imaml_meta_gradient(loss, params, (xs, ys), (xq, yq), lam=LAM)
+        exact = np.mean(
+            [_exact(theta, (xs[t], ys[t]), (xq[t], yq[t]), LAM)[1] for t in range(3)], axis=0
+        )
+        assert _rel(np.concatenate([g["a"], g["b"]]), exact) < 1e-10
+
+
+def test_proximal_solve_large_lam_stays_near_theta():
+    with jax.enable_x64(True):
+        (xs, ys), _ = _tasks(1)
+        theta = jnp.ones(xs.shape[-1])
+        phi, n_iter, gnorm = proximal_solve(linear.loss, theta, (xs[0], ys[0]), lam=1e6)
+        assert float(jnp.max(jnp.abs(phi - theta))) < 1e-4
+        assert int(n_iter) >= 1 and float(gnorm) >= 0
+
+
+@pytest.mark.parametrize(
+    "kw, name",
+    [
+        ({"lam": 0.0}, "lam"),
+        ({"lam": -1.0}, "lam"),
+        ({"lam": float("nan")}, "lam"),
+        ({"lam": float("inf")}, "lam"),
+        ({"lam": 1.0, "inner_tol": -1e-3}, "inner_tol"),
+        ({"lam": 1.0, "cg_tol": float("nan")}, "cg_tol"),
+        ({"lam": 1.0, "inner_maxiter": 0}, "inner_maxiter"),
+        ({"lam": 1.0, "cg_maxiter": 2.5}, "cg_maxiter"),
+        ({"lam": 1.0, "hvp_mode": "bogus"}, "hvp_mode"),
+    ],
+)
+def test_bad_input_raises_naming_the_argument(kw, name):
+    x, y = jnp.ones((4, 2)), jnp.ones(4)
+    with pytest.raises(ValueError, match=name):
+        imaml_meta_gradient(linear.loss, jnp.zeros(2), (x, y), (x, y), **kw)
+
+
+def test_bad_support_raises():
+    x = jnp.ones((4, 2))
+    with pytest.raises(ValueError, match="support"):
+        imaml_meta_gradient(linear.loss, jnp.zeros(2), x, (x, jnp.ones(4)), lam=1.0)
+    with pytest.raises(ValueError, match="queries"):
+        batched_imaml_meta_gradient(linear.loss, jnp.zeros(2), (x, x), x, lam=1.0)

@@ -1,0 +1,116 @@
+"""The public MAML API: shapes, first-order and truncated semantics, validation."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import metatheory as mt
+from metatheory import nets
+from metatheory.tasks import linear, sinusoid
+
+
+@pytest.fixture
+def problem():
+    params = nets.init(jax.random.key(0), (1, 8, 1))
+    s, q = sinusoid.sample_batch(jax.random.key(1), 3, 5, 5)
+    return params, s, q
+
+
+def test_meta_gradient_is_shaped_like_params(problem):
+    params, s, q = problem
+    one = jax.tree_util.tree_map(lambda a: a[0], (s, q))
+    g = mt.maml_meta_gradient(nets.mse_loss, params, *one, alpha=0.01, n_inner=2)
+    assert jax.tree_util.tree_structure(g) == jax.tree_util.tree_structure(params)
+    gb = mt.batched_maml_meta_gradient(nets.mse_loss, params, s, q, alpha=0.01, n_inner=2)
+    assert all(a.shape == b.shape for a, b in zip(jax.tree.leaves(gb), jax.tree.leaves(params)))
+
+
+def test_batched_is_mean_of_single(problem):
+    params, s, q = problem
+    gb = mt.batched_maml_meta_gradient(nets.mse_loss, params, s, q, alpha=0.05, n_inner=3)
+    singles = [
+        mt.maml_meta_gradient(
+            nets.mse_loss, params, (s[0][t], s[1][t]), (q[0][t], q[1][t]), alpha=0.05, n_inner=3
+        )
+        for t in range(3)
+    ]
+    mean = jax.tree_util.tree_map(lambda *a: sum(a) / 3, *singles)
+    for a, b in zip(jax.tree.leaves(gb), jax.tree.leaves(mean), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_first_order_is_query_gradient_at_adapted_params(problem):
+    params, s, q = problem
+    one_s, one_q = jax.tree_util.tree_map(lambda a: a[0], (s, q))
+    g = mt.maml_meta_gradient(nets.mse_loss, params, one_s, one_q, alpha=0.05, n_inner=3,
+                              first_order=True)
+    phi = mt.inner_adapt(nets.mse_loss, params, one_s, alpha=0.05, n_inner=3)
+    ref = jax.grad(nets.mse_loss)(phi, *one_q)
+    for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(ref), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_zero_inner_steps_is_plain_gradient():
+    x, y, _ = linear.sample_tasks(jax.random.key(3), 1, 10, 3)
+    th = jnp.ones(3)
+    g = mt.maml_meta_gradient(linear.loss, th, (x[0], y[0]), (x[0], y[0]), alpha=0.1, n_inner=0)
+    np.testing.assert_allclose(g, jax.grad(linear.loss)(th, x[0], y[0]), rtol=1e-6)
+
+
+def test_per_parameter_alpha_and_alpha_gradient():
+    x, y, _ = linear.sample_tasks(jax.random.key(4), 2, 10, 3)
+    th = jnp.zeros(3)
+    alpha = jnp.full(3, 0.1)
+    g_vec = mt.maml_meta_gradient(linear.loss, th, (x[0], y[0]), (x[1], y[1]), alpha=alpha,
+                                  n_inner=2)
+    g_sca = mt.maml_meta_gradient(linear.loss, th, (x[0], y[0]), (x[1], y[1]), alpha=0.1,
+                                  n_inner=2)
+    np.testing.assert_allclose(g_vec, g_sca, rtol=1e-6)
+    da = jax.grad(lambda a: mt.maml_meta_loss(linear.loss, th, (x[0], y[0]), (x[1], y[1]),
+                                              alpha=a, n_inner=2))(0.1)
+    assert np.isfinite(da)
+
+
+def test_reptile_one_step_is_sgd_direction():
+    x, y, _ = linear.sample_tasks(jax.random.key(5), 1, 10, 3)
+    th = jnp.ones(3)
+    d = mt.reptile_direction(linear.loss, th, (x[0], y[0]), alpha=0.1, n_inner=1)
+    np.testing.assert_allclose(d, jax.grad(linear.loss)(th, x[0], y[0]), rtol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["maml", "fomaml", "reptile"])
+def test_meta_step_reduces_meta_loss(method):
+    key = jax.random.key(6)
+    params = nets.init(key, (1, 16, 1))
+    step = mt.make_meta_step(nets.mse_loss, optax.adam(1e-2), alpha=0.01, n_inner=1,
+                             method=method)
+    opt = optax.adam(1e-2).init(params)
+    s, q = sinusoid.sample_batch(jax.random.key(7), 10, 10, 10)
+    _, _, first = step(params, opt, s, q)
+    for _ in range(100):
+        params, opt, loss = step(params, opt, s, q)
+    assert loss < first
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"n_inner": -1}, "n_inner"),
+        ({"n_inner": 2, "truncate": 3}, "truncate"),
+        ({"n_inner": 1.5}, "n_inner"),
+        ({"n_inner": 1, "alpha": float("nan")}, "alpha"),
+    ],
+)
+def test_bad_arguments_name_the_argument(kw, match):
+    kw = {"alpha": 0.1, **kw}
+    th = jnp.zeros(2)
+    data = (jnp.ones((3, 2)), jnp.ones(3))
+    with pytest.raises(ValueError, match=match):
+        mt.maml_meta_gradient(linear.loss, th, data, data, **kw)
+
+
+def test_unknown_method_rejected():
+    with pytest.raises(ValueError, match="method"):
+        mt.make_meta_step(nets.mse_loss, optax.sgd(0.1), alpha=0.1, n_inner=1, method="sgd")
