@@ -44,8 +44,9 @@ def test_batched_is_mean_of_single(problem):
 def test_first_order_is_query_gradient_at_adapted_params(problem):
     params, s, q = problem
     one_s, one_q = jax.tree_util.tree_map(lambda a: a[0], (s, q))
-    g = mt.maml_meta_gradient(nets.mse_loss, params, one_s, one_q, alpha=0.05, n_inner=3,
-                              first_order=True)
+    g = mt.maml_meta_gradient(
+        nets.mse_loss, params, one_s, one_q, alpha=0.05, n_inner=3, first_order=True
+    )
     phi = mt.inner_adapt(nets.mse_loss, params, one_s, alpha=0.05, n_inner=3)
     ref = jax.grad(nets.mse_loss)(phi, *one_q)
     for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(ref), strict=True):
@@ -63,13 +64,14 @@ def test_per_parameter_alpha_and_alpha_gradient():
     x, y, _ = linear.sample_tasks(jax.random.key(4), 2, 10, 3)
     th = jnp.zeros(3)
     alpha = jnp.full(3, 0.1)
-    g_vec = mt.maml_meta_gradient(linear.loss, th, (x[0], y[0]), (x[1], y[1]), alpha=alpha,
-                                  n_inner=2)
-    g_sca = mt.maml_meta_gradient(linear.loss, th, (x[0], y[0]), (x[1], y[1]), alpha=0.1,
-                                  n_inner=2)
+    g_vec = mt.maml_meta_gradient(
+        linear.loss, th, (x[0], y[0]), (x[1], y[1]), alpha=alpha, n_inner=2
+    )
+    g_sca = mt.maml_meta_gradient(linear.loss, th, (x[0], y[0]), (x[1], y[1]), alpha=0.1, n_inner=2)
     np.testing.assert_allclose(g_vec, g_sca, rtol=1e-6)
-    da = jax.grad(lambda a: mt.maml_meta_loss(linear.loss, th, (x[0], y[0]), (x[1], y[1]),
-                                              alpha=a, n_inner=2))(0.1)
+    da = jax.grad(
+        lambda a: mt.maml_meta_loss(linear.loss, th, (x[0], y[0]), (x[1], y[1]), alpha=a, n_inner=2)
+    )(0.1)
     assert np.isfinite(da)
 
 
@@ -84,8 +86,7 @@ def test_reptile_one_step_is_sgd_direction():
 def test_meta_step_reduces_meta_loss(method):
     key = jax.random.key(6)
     params = nets.init(key, (1, 16, 1))
-    step = mt.make_meta_step(nets.mse_loss, optax.adam(1e-2), alpha=0.01, n_inner=1,
-                             method=method)
+    step = mt.make_meta_step(nets.mse_loss, optax.adam(1e-2), alpha=0.01, n_inner=1, method=method)
     opt = optax.adam(1e-2).init(params)
     s, q = sinusoid.sample_batch(jax.random.key(7), 10, 10, 10)
     _, _, first = step(params, opt, s, q)

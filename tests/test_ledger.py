@@ -17,8 +17,16 @@ def fake_claims(monkeypatch):
     monkeypatch.setattr(claims, "REGISTRY", reg)
 
     def good(preset):
-        return Verdict("Z1", "holds", "p", "m 1.0", "t", "wrong exponent", True,
-                       numbers={"x": 1.5e-12, "name": "a_b"})
+        return Verdict(
+            "Z1",
+            "holds",
+            "p",
+            "m 1.0",
+            "t",
+            "wrong exponent",
+            True,
+            numbers={"x": 1.5e-12, "name": "a_b"},
+        )
 
     def blind(preset):
         return Verdict("Z2", "holds", "p", "m", "t", "a control that passed", False)

@@ -52,8 +52,9 @@ def test_clopper_pearson_matches_scipy_binomtest():
 def test_bootstrap_ci_close_to_scipy():
     data = np.asarray(jax.random.exponential(jax.random.key(1), (200,)))
     ours = stats.bootstrap_ci(jax.random.key(2), data, np.mean, n_resamples=4000)
-    ref = st.bootstrap((data,), np.mean, n_resamples=4000, method="percentile",
-                       rng=np.random.default_rng(0)).confidence_interval
+    ref = st.bootstrap(
+        (data,), np.mean, n_resamples=4000, method="percentile", rng=np.random.default_rng(0)
+    ).confidence_interval
     assert ours.low == pytest.approx(ref.low, abs=0.03)
     assert ours.high == pytest.approx(ref.high, abs=0.03)
     assert ours.low < data.mean() < ours.high

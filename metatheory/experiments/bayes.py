@@ -118,11 +118,9 @@ def implicit_prior(config: PriorConfig, key: jax.Array) -> PriorResult:
         for i in range(c.n_matrix):
             k = jax.random.split(jax.random.fold_in(km, i), 5)
             H = _spd(k[0], c.d)
-            a = (
-                float(jax.random.uniform(k[1], minval=0.01, maxval=0.99))
-                / np.linalg.eigvalsh(H)[-1]
-            )
-            nst = int(jax.random.randint(k[2], (), 1, c.max_steps + 1))
+            u = float(jax.random.uniform(k[1], minval=0.01, maxval=c.max_alpha_ell))
+            a = u / np.linalg.eigvalsh(H)[-1]
+            nst = int(jax.random.randint(k[2], (), 1, c.max_matrix_steps + 1))
             phi = np.asarray(jax.random.normal(k[3], (c.d,)))
             t0 = np.asarray(jax.random.normal(k[4], (c.d,)))
             t = t0.copy()

@@ -102,6 +102,11 @@ def _power_norm(f, w, key, iters):
     return jnp.linalg.norm(hvp(f, w, v))
 
 
+def _dense_norm(f, w):
+    """Largest |eigenvalue| of the dense Hessian (small ``d``: the exact reference)."""
+    return jnp.max(jnp.abs(jnp.linalg.eigvalsh(dense_hessian(f, w))))
+
+
 def _points(key, n, fam, thetas):
     """``n`` uniform points of the torus plus the mean task's curvature maximum (every task
     near its own maximum, where ``F`` is least smooth)."""
@@ -120,7 +125,7 @@ class SmoothConfig:
     alpha_l: tuple[float, ...] = (0.25, 0.5, 1.0)  # alpha * L
     n_points: int = 64
     radii: tuple[float, ...] = (1e-3, 0.1, 0.5, 1.5)
-    power_iters: int = 60
+    power_iters: int = 200
 
 
 SMOOTH_QUICK = SmoothConfig()
@@ -158,11 +163,11 @@ def smoothness(config: SmoothConfig, key: jax.Array) -> SmoothResult:
             F = functools.partial(meta_objective, thetas=thetas, fam=fam, alpha=alpha)
             gF = jax.grad(F)
             keys = jax.random.split(jax.random.fold_in(kv, int(1000 * a_l)), pts.shape[0])
-            hess = jax.jit(jax.vmap(lambda w, k: _power_norm(F, w, k, c.power_iters)))(pts, keys)
-            dense = jax.vmap(lambda w: jnp.max(jnp.abs(jnp.linalg.eigvalsh(dense_hessian(F, w)))))(
-                pts
-            )
-            n0, n1 = jax.vmap(lambda w: _grad_norms(w, thetas, fam, alpha))(pts)  # (P, n)
+            power = functools.partial(_power_norm, F, iters=c.power_iters)
+            hess = jax.jit(jax.vmap(power))(pts, keys)
+            dense = jax.vmap(functools.partial(_dense_norm, F))(pts)
+            norms = functools.partial(_grad_norms, thetas=thetas, fam=fam, alpha=alpha)
+            n0, n1 = jax.vmap(norms)(pts)  # (P, n)
             q = 1 + alpha * fam.L
             bg = q**2 * fam.L + alpha * fam.rho * n1.mean(axis=1)
             bf = fmo_smoothness(fam.L, fam.rho, alpha, np.asarray(n0.mean(axis=1)))
@@ -170,7 +175,7 @@ def smoothness(config: SmoothConfig, key: jax.Array) -> SmoothResult:
             gw = jax.vmap(gF)(pts)
             gu = jax.vmap(jax.vmap(gF))(us)
             quot = jnp.linalg.norm(gu - gw[:, None], axis=-1) / radii[None, :]
-            m0, m1 = jax.vmap(jax.vmap(lambda u: _grad_norms(u, thetas, fam, alpha)))(us)
+            m0, m1 = jax.vmap(jax.vmap(norms))(us)
             pb = q**2 * fam.L + alpha * fam.rho * jnp.minimum(m1, n1[:, None]).mean(-1)
             pbf = 4 * fam.L + 2 * fam.rho * alpha * jnp.minimum(m0, n0[:, None]).mean(-1)
             for k, v in zip(
@@ -237,9 +242,7 @@ def multistep(config: MultiConfig, key: jax.Array) -> MultiResult:
         emp = []
         for n in c.n_inner:
             F = functools.partial(meta_objective, thetas=thetas, fam=fam, alpha=alpha, n_inner=n)
-            norms = jax.jit(
-                jax.vmap(lambda w, F=F: jnp.max(jnp.abs(jnp.linalg.eigvalsh(dense_hessian(F, w)))))
-            )(pts)
+            norms = jax.jit(jax.vmap(functools.partial(_dense_norm, F)))(pts)
             emp.append(float(jnp.max(norms)))
         ns = np.array(c.n_inner)
         bound = np.asarray(maml_smoothness(fam.L, fam.rho, alpha, fam.G, ns), np.float64)

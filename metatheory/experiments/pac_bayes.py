@@ -10,8 +10,9 @@ Priors over :math:`t` are :math:`P_\mu = N(\mu, \sigma_P^2)`; the hyperprior is
 :math:`\mathcal Q = N(\nu, \kappa^2)`. The base learner (a fixed map, as the meta-level bound
 needs) shrinks the sample mean to the prior mean:
 :math:`Q(S, P_\mu) = N(w\mu + (1-w)\bar x_S, \sigma_Q^2)`. Marginally over
-:math:`\mu \sim \mathcal Q`, :math:`t \mid S \sim N(w\nu + (1-w)\bar x_S, \sigma_Q^2 + w^2\kappa^2)`,
-so the empirical risk is :math:`\frac1m\sum_j \Phi((2y_j-1)(c - x_j)/\sqrt v)`, the task KL is
+:math:`\mu \sim \mathcal Q`,
+:math:`t \mid S \sim N(w\nu + (1-w)\bar x_S, \sigma_Q^2 + w^2\kappa^2)`, so the empirical
+risk is :math:`\frac1m\sum_j \Phi((2y_j-1)(c - x_j)/\sqrt v)`, the task KL is
 :math:`KL(N(c_\nu,\sigma_Q^2)\|N(\nu,\sigma_P^2)) + (1-w)^2\kappa^2/(2\sigma_P^2)`, and the
 transfer risk is exact: given :math:`K \sim \mathrm{Bin}(m, 1/2)` positives,
 :math:`c - a` is Gaussian with mean :math:`w(\nu-\mu_0) + (1-w)\Delta(2K/m - 1)` and variance
@@ -26,7 +27,7 @@ transfer risk is exact: given :math:`K \sim \mathrm{Bin}(m, 1/2)` positives,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -132,7 +133,7 @@ def exactness(config: ExactConfig, key: jax.Array) -> ExactResult:
     with jax.enable_x64(True):
         ks = jax.random.split(key, 10)
         n_pts = config.n_points
-        u = lambda k, lo, hi: np.asarray(jax.random.uniform(k, (n_pts,), minval=lo, maxval=hi))
+        u = lambda k, lo, hi: np.array(jax.random.uniform(k, (n_pts,), minval=lo, maxval=hi))
         emp = u(ks[0], 0.0, 1.0)
         emp[:4] = [0.0, 1e-12, 1 - 1e-9, 1.0]
         kl = 10 ** u(ks[1], -3, 2.5)
@@ -221,8 +222,8 @@ class RegimeConfig:
     kl_hyper: float = 5.0
     kl_task: float = 20.0
     delta: float = 0.1
-    n_grid: tuple[float, ...] = tuple(np.round(np.geomspace(2, 1e5, 40)).tolist())
-    m_grid: tuple[float, ...] = tuple(np.round(np.geomspace(2, 1e5, 40)).tolist())
+    n_grid: tuple[float, ...] = tuple(np.unique(np.round(np.geomspace(2, 1e5, 40))).tolist())
+    m_grid: tuple[float, ...] = tuple(np.unique(np.round(np.geomspace(2, 1e5, 40))).tolist())
     few_shot: tuple[float, float] = (1e4, 5.0)  # (n, m)
     many_shot: tuple[float, float] = (5.0, 1e4)
 
@@ -341,7 +342,7 @@ def _terms(x, y, nu, kappa, lr: Learner):
     centre = lr.w * nu + (1 - lr.w) * xbar
     sd = jnp.sqrt(lr.sigma_q**2 + (lr.w * kappa) ** 2)
     emp = norm.cdf((2 * y - 1) * (centre[:, None] - x) / sd).mean(axis=1)
-    kl_task = gaussian_kl(centre, lr.sigma_q, nu, lr.sigma_p)
+    kl_task = gaussian_kl(centre[:, None], lr.sigma_q, nu, lr.sigma_p)  # one coordinate
     kl_task = kl_task + ((1 - lr.w) * kappa) ** 2 / (2 * lr.sigma_p**2)
     kl_hyper = gaussian_kl(nu, kappa, lr.nu0, lr.kappa0)
     return emp, kl_task, kl_hyper
@@ -617,7 +618,7 @@ def learned_prior(config: PriorConfig, key: jax.Array) -> PriorResult:
 
         def bound_of(params, x, y):
             nu, kappa = params["nu"], jnp.exp(params["log_kappa"])
-            emp, kl_task, kl_hyper = _terms(x, y, nu, kappa, replace(lr, kappa=kappa))
+            emp, kl_task, kl_hyper = _terms(x, y, nu, kappa, lr)
             total, task, meta = _meta_bound(amit_meir_bound, emp, kl_task, kl_hyper, c.m, c.delta)
             return total, jnp.stack([emp.mean(), task, meta])
 
@@ -646,8 +647,18 @@ def learned_prior(config: PriorConfig, key: jax.Array) -> PriorResult:
             kappa = jnp.exp(p["log_kappa"])
             er_fixed = transfer_risk(lr.nu0, lr.kappa0, c.env, lr, c.m)
             er_learned = transfer_risk(p["nu"], kappa, c.env, lr, c.m)
-            return (fixed, learned, ascent, er_fixed, er_learned, p["nu"], kappa, curve,
-                    fixed_terms, learned_terms)
+            return (
+                fixed,
+                learned,
+                ascent,
+                er_fixed,
+                er_learned,
+                p["nu"],
+                kappa,
+                curve,
+                fixed_terms,
+                learned_terms,
+            )
 
         keys = jax.random.split(key, c.n_draws)
         out = [np.asarray(o) for o in jax.jit(jax.vmap(one))(keys)]

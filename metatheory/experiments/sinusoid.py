@@ -241,7 +241,9 @@ def run(config: SinusoidConfig, key: jax.Array) -> SinusoidResult:
             params[method], curve[method] = train_meta(
                 c, jax.random.fold_in(kk, 3 + j), k, method, n_in, c.n_iters
             )
-        ev = lambda p, kk_=k_eval: _evaluate_jit(p, kk_, k, c.n_eval, c.n_query_eval, c.alpha, n_steps)
+        ev = lambda p, kk_=k_eval: _evaluate_jit(
+            p, kk_, k, c.n_eval, c.n_query_eval, c.alpha, n_steps
+        )
         mse.append(np.stack([np.asarray(ev(params[m])) for m in MODELS]))
         mse_null.append(np.asarray(ev(params["maml"], k_null)))
         # the naive curve is shorter (naive_iters); pad with NaN so all curves share a length

@@ -50,8 +50,8 @@ B, sigma2, T, Delta, beta, c = sp.symbols("B sigma2 T Delta beta c", positive=Tr
 
 
 def derive_adapted_gradient():
-    r"""``(bound, factored)``: :math:`\|\nabla f(\tilde w)\| \le \|\nabla f(w)\| + L\|\tilde w - w\|`
-    with :math:`\|\tilde w - w\| = \alpha\|\nabla f(w)\|` (``g`` = :math:`\|\nabla f(w)\|`)."""
+    r"""``(bound, factored)``:
+    :math:`\|\nabla f(\tilde w)\| \le \|\nabla f(w)\| + L\|\tilde w - w\|` with :math:`\|\tilde w - w\| = \alpha\|\nabla f(w)\|` (``g`` = :math:`\|\nabla f(w)\|`)."""
     step = alpha * g  # ||w~ - w||
     bound = g + L * step  # Lipschitz gradient
     return bound, sp.factor(bound)

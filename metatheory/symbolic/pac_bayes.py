@@ -203,7 +203,9 @@ def derive_limits() -> dict:
 
 def _sqrt_argument(expr):
     """``(A, B)`` with ``expr = sqrt(A / B)``."""
-    (root,) = [a for a in sp.preorder_traversal(expr) if isinstance(a, sp.Pow) and a.exp == sp.S.Half]
+    (root,) = [
+        a for a in sp.preorder_traversal(expr) if isinstance(a, sp.Pow) and a.exp == sp.S.Half
+    ]
     return sp.fraction(sp.together(root.base))
 
 
