@@ -24,7 +24,10 @@ def test_meta_gradient_is_shaped_like_params(problem):
     g = mt.maml_meta_gradient(nets.mse_loss, params, *one, alpha=0.01, n_inner=2)
     assert jax.tree_util.tree_structure(g) == jax.tree_util.tree_structure(params)
     gb = mt.batched_maml_meta_gradient(nets.mse_loss, params, s, q, alpha=0.01, n_inner=2)
-    assert all(a.shape == b.shape for a, b in zip(jax.tree.leaves(gb), jax.tree.leaves(params)))
+    assert all(
+        a.shape == b.shape
+        for a, b in zip(jax.tree.leaves(gb), jax.tree.leaves(params), strict=True)
+    )
 
 
 def test_batched_is_mean_of_single(problem):
