@@ -130,7 +130,8 @@ def mcallester_bound(emp_risk, kl, m, delta):
 
     With probability :math:`\ge 1-\delta` over ``m`` iid samples, for all posteriors ``Q``:
     :math:`er(Q) \le \hat{er}(Q) + \sqrt{(KL(Q\|P) + \ln(2\sqrt m/\delta))/(2m)}`.
-    Not clipped at 1 (a value above 1 is vacuous).
+    Not clipped at 1 (a value above 1 is vacuous). Maurer states the :math:`2\sqrt m` moment
+    bound for ``m >= 8``; ``m >= 2`` is accepted, as for the meta-bounds.
     """
     args = (_risk("emp_risk", emp_risk), _kl("kl", kl), _size("m", m), _delta(delta))
     xp, as_jax = _backend(args)

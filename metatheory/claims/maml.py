@@ -60,7 +60,7 @@ def render_g1(v: Verdict, outdir):
 
     report.write_equation(outdir, "g1", latex_product_formula())
     r = v.evidence
-    fig, ax = report.plt.subplots(figsize=(5, 3.2))
+    fig, ax = report.plt.subplots(figsize=(5.5, 3.4))
     floor = 1e-17  # exact zeros shown at the bottom of the log axis
     n = r.n_inner
     ax.semilogy(n, np.maximum(r.closed, floor), "o-", label="autodiff vs closed form")
@@ -72,7 +72,8 @@ def render_g1(v: Verdict, outdir):
     ax.set_xlabel("inner steps $N$")
     ax.set_ylabel("relative error")
     ax.set_xticks(n)
-    ax.legend(fontsize=7, loc="center right")
+    ax.set_ylim(1e-17, 1e2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     report.savefig(fig, outdir, "g1-product-formula")
 
 

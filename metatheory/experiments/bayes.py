@@ -45,6 +45,7 @@ class PriorConfig:
     n_matrix: int = 50  # random d-dimensional quadratics
     d: int = 5
     n_regression: int = 20  # linear-regression tasks (m > d so that H is positive definite)
+    regression_steps: tuple[int, ...] = (1, 4, 10)
     m: int = 30
     max_steps: int = 40  # 1-D problems
     max_matrix_steps: int = 10
@@ -82,29 +83,20 @@ def _map_matrix(H, phi, theta0, Q):
     return np.linalg.solve(H + P, H @ phi + P @ theta0)
 
 
-def _spd(key, d):
-    """A random SPD matrix with eigenvalues in [0.1, 10] (log-uniform)."""
-    k1, k2 = jax.random.split(key)
-    O, _ = np.linalg.qr(np.asarray(jax.random.normal(k1, (d, d))))
-    ell = np.exp(np.asarray(jax.random.uniform(k2, (d,), minval=np.log(0.1), maxval=np.log(10))))
-    return (O * ell) @ O.T
-
-
 def implicit_prior(config: PriorConfig, key: jax.Array) -> PriorResult:
     """H1: GD iterate vs MAP under Grant's prior on 1-D, d-dim and regression problems."""
     c = config
     with jax.enable_x64(True):
         ks, km, kr = jax.random.split(key, 3)
         # 1-D: h log-uniform in [0.1, 10], alpha h uniform in (0.01, 0.99), N in 1..max_steps
-        k = jax.random.split(ks, 5)
+        # (one draw per distribution: every new jax.random shape costs an XLA compile)
         n = c.n_scalar
-        h = np.exp(
-            np.asarray(jax.random.uniform(k[0], (n,), minval=np.log(0.1), maxval=np.log(10)))
-        )
-        alpha = np.asarray(jax.random.uniform(k[1], (n,), minval=0.01, maxval=0.99)) / h
-        steps = np.asarray(jax.random.randint(k[2], (n,), 1, c.max_steps + 1))
-        theta_hat = np.asarray(jax.random.normal(k[3], (n,)))
-        theta0 = np.asarray(jax.random.normal(k[4], (n,)))
+        u = np.asarray(jax.random.uniform(ks, (3, n)))
+        z = np.asarray(jax.random.normal(jax.random.fold_in(ks, 1), (2, n)))
+        h = np.exp(np.log(0.1) + u[0] * np.log(100.0))
+        alpha = (0.01 + 0.98 * u[1]) / h
+        steps = 1 + np.floor(u[2] * c.max_steps).astype(int)
+        theta_hat, theta0 = z
         th = theta0.copy()
         for j in range(c.max_steps):
             th = np.where(j < steps, th - alpha * h * (th - theta_hat), th)
@@ -115,39 +107,45 @@ def implicit_prior(config: PriorConfig, key: jax.Array) -> PriorResult:
         scalar_ctl = np.abs(th - _map_scalar(theta_hat, theta0, h, lam_wrong)) / scale
 
         matrix_err, matrix_ctl = [], []
-        for i in range(c.n_matrix):
-            k = jax.random.split(jax.random.fold_in(km, i), 5)
-            H = _spd(k[0], c.d)
-            u = float(jax.random.uniform(k[1], minval=0.01, maxval=c.max_alpha_ell))
+        nm, d = c.n_matrix, c.d
+        z = np.asarray(jax.random.normal(km, (nm, d + 2, d)))
+        u = np.asarray(jax.random.uniform(jax.random.fold_in(km, 1), (nm, d + 2)))
+        O = np.linalg.qr(z[:, :d])[0]
+        ell = np.exp(np.log(0.1) + u[:, :d] * np.log(100.0))  # log-uniform in [0.1, 10]
+        Hs = (O * ell[:, None, :]) @ np.swapaxes(O, 1, 2)
+        us = 0.01 + (c.max_alpha_ell - 0.01) * u[:, d]
+        nsts = 1 + np.floor(u[:, d + 1] * c.max_matrix_steps).astype(int)
+        phis, t0s = z[:, d], z[:, d + 1]
+        for H, u, nst, phi, t0 in zip(Hs, us, nsts, phis, t0s, strict=True):
             a = u / np.linalg.eigvalsh(H)[-1]
-            nst = int(jax.random.randint(k[2], (), 1, c.max_matrix_steps + 1))
-            phi = np.asarray(jax.random.normal(k[3], (c.d,)))
-            t0 = np.asarray(jax.random.normal(k[4], (c.d,)))
             t = t0.copy()
             for _ in range(nst):
                 t = t - a * H @ (t - phi)
             s = np.linalg.norm(phi - t0)
             Q = grant_prior_covariance(H, a, nst)
             matrix_err.append(np.linalg.norm(t - _map_matrix(H, phi, t0, Q)) / s)
-            Q_wrong = a * nst * np.eye(c.d)
+            Q_wrong = a * nst * np.eye(d)
             matrix_ctl.append(np.linalg.norm(t - _map_matrix(H, phi, t0, Q_wrong)) / s)
 
+        # linear regression, GD by the package's inner_adapt (vmapped over tasks, one N each)
         xs, ys, _ = linear.sample_tasks(kr, c.n_regression, c.m, c.d)
+        t0s = jax.random.normal(jax.random.fold_in(kr, 1), (c.n_regression, c.d))
+        lmax = np.array([np.linalg.eigvalsh(linear.hessian(x))[-1] for x in xs])
+        alphas_r = c.max_alpha_ell / lmax
         reg_err = []
-        for i in range(c.n_regression):
-            x, y = np.asarray(xs[i]), np.asarray(ys[i])
-            H = linear.hessian(x)
-            a = c.max_alpha_ell / np.linalg.eigvalsh(H)[-1]
-            nst = 1 + i % c.max_matrix_steps
-            t0 = np.asarray(jax.random.normal(jax.random.fold_in(kr, 10_000 + i), (c.d,)))
-            t = np.asarray(
-                inner_adapt(linear.loss, jnp.asarray(t0), (xs[i], ys[i]), alpha=a, n_inner=nst)
+        for nst in c.regression_steps:
+            adapt = jax.vmap(
+                lambda t, x, y, a, nst=nst: inner_adapt(
+                    linear.loss, t, (x, y), alpha=a, n_inner=nst
+                )
             )
-            phi = linear.optimum(x, y)
-            Q = grant_prior_covariance(H, a, nst)
-            reg_err.append(
-                np.linalg.norm(t - _map_matrix(H, phi, t0, Q)) / np.linalg.norm(phi - t0)
-            )
+            ts = np.asarray(jax.jit(adapt)(t0s, xs, ys, jnp.asarray(alphas_r)))
+            for x, y, t0, t, a in zip(xs, ys, np.asarray(t0s), ts, alphas_r, strict=True):
+                x, y = np.asarray(x), np.asarray(y)
+                H, phi = linear.hessian(x), linear.optimum(x, y)
+                Q = grant_prior_covariance(H, a, nst)
+                err = np.linalg.norm(t - _map_matrix(H, phi, t0, Q)) / np.linalg.norm(phi - t0)
+                reg_err.append(err)
 
         alphas = np.asarray(c.series_alphas)
         return PriorResult(
@@ -194,11 +192,8 @@ class EBResult:
 
 
 def _newton_minimizer(f, theta0):
-    """Exact minimizer of a quadratic ``f`` (two Newton steps, the second a no-op check)."""
-    t = theta0
-    for _ in range(2):
-        t = t - jnp.linalg.solve(jax.hessian(f)(t), jax.grad(f)(t))
-    return t
+    """Exact minimizer of a quadratic ``f``: one Newton step with its autodiff Hessian."""
+    return theta0 - jnp.linalg.solve(jax.hessian(f)(theta0), jax.grad(f)(theta0))
 
 
 def empirical_bayes(config: EBConfig, key: jax.Array) -> EBResult:

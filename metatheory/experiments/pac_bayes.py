@@ -107,6 +107,9 @@ class ExactResult:
     jit: float  # max rel. difference, jit (float64) vs eager
     test_values: dict  # calculator values at CLAIMS.md's test points
     controls: dict  # wrong forms evaluated at the test point
+    curve_emp: np.ndarray  # empirical-risk grid of the figure (KL = 5, m = 1000, delta = 0.05)
+    curve_mcallester: np.ndarray
+    curve_kl_inverse: np.ndarray
 
 
 def _rel(a, b):
@@ -199,6 +202,7 @@ def exactness(config: ExactConfig, key: jax.Array) -> ExactResult:
             "task_m_not_m_minus_1": float(np.sqrt((5 + 20 + ln(2 * 10 * 100 / 0.1)) / 200)),
             "maurer_no_sqrt_m": float(np.sqrt((5 + ln(2 / 0.05)) / 2000)),
         }
+        grid = np.linspace(0.0, 1.0, 201)
     return ExactResult(
         _rel(mc, ref_mc(emp, kl, m, delta)),
         err_am,
@@ -210,6 +214,9 @@ def exactness(config: ExactConfig, key: jax.Array) -> ExactResult:
         jit_err,
         test_values,
         controls,
+        grid,
+        mcallester_bound(grid, 5.0, 1000, 0.05),
+        kl_inverse_bound(grid, 5.0, 1000, 0.05),
     )
 
 
@@ -352,7 +359,8 @@ def _meta_bound(fn, emp, kl_task, kl_hyper, m, delta):
     """``fn`` (Amit–Meir or Pentina–Lampert) with per-task terms averaged over tasks."""
     n = emp.shape[0]
     b = fn(emp, n, m, kl_hyper, kl_task, delta)
-    return emp.mean() + b.task_term.mean() + b.meta_term.mean(), b.task_term.mean(), b.meta_term
+    meta = b.meta_term.mean()  # the same for every task
+    return emp.mean() + b.task_term.mean() + meta, b.task_term.mean(), meta
 
 
 def transfer_risk(nu, kappa, env: Environment, lr: Learner, m: int):
@@ -457,7 +465,7 @@ class SoftConfig:
     m: int = 500  # samples of each new task (adaptation and bound)
     alpha: float = 2.0
     n_inner: int = 1
-    meta_steps: int = 300
+    meta_steps: int = 200
     meta_batch: int = 16
     beta: float = 0.05
     n_new: int = 32  # new tasks on which the bound is evaluated
@@ -468,7 +476,7 @@ class SoftConfig:
 
 
 SOFT_QUICK = SoftConfig()
-SOFT_FULL = SoftConfig(meta_steps=1000, n_new=128, n_mc=16384)
+SOFT_FULL = SoftConfig(meta_steps=600, n_new=128, n_mc=16384)
 
 
 @dataclass
@@ -490,6 +498,7 @@ class SoftResult:
     shrink: np.ndarray  # sigma_q / sigma_p towards the point mass
     shrink_kl: np.ndarray  # (n_shrink,) KL(N(phi, sq^2) || N(theta, sp^2)) for task 0
     d: int
+    m: int
     meta_losses: np.ndarray
 
 
@@ -572,6 +581,7 @@ def softened_posterior(config: SoftConfig, key: jax.Array) -> SoftResult:
             shrink,
             np.asarray(shrink_kl),
             c.d,
+            c.m,
             np.array(losses),
         )
 
@@ -583,8 +593,8 @@ def softened_posterior(config: SoftConfig, key: jax.Array) -> SoftResult:
 @dataclass(frozen=True)
 class PriorConfig:
     n_draws: int = 20  # independent sets of observed tasks
-    n_tasks: int = 20
-    m: int = 50
+    n_tasks: int = 50
+    m: int = 100
     delta: float = 0.1
     steps: int = 300
     lr: float = 0.05
@@ -609,6 +619,7 @@ class PriorResult:
     fixed_terms: np.ndarray  # (3,) emp, task, meta at draw 0
     learned_terms: np.ndarray
     mu0: float
+    n_tasks: int
 
 
 def learned_prior(config: PriorConfig, key: jax.Array) -> PriorResult:
@@ -662,4 +673,4 @@ def learned_prior(config: PriorConfig, key: jax.Array) -> PriorResult:
 
         keys = jax.random.split(key, c.n_draws)
         out = [np.asarray(o) for o in jax.jit(jax.vmap(one))(keys)]
-    return PriorResult(*out[:7], out[7][0], out[8][0], out[9][0], c.env.mu0)
+    return PriorResult(*out[:7], out[7][0], out[8][0], out[9][0], c.env.mu0, c.n_tasks)

@@ -82,7 +82,7 @@ def _check_tol(name, tol):
 
 
 def _check_iter(name, n, allow_none=False):
-    if n is None and allow_none:
+    if (n is None and allow_none) or not _concrete(n):
         return
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ValueError(f"{name} must be a positive int, got {n!r}")
@@ -123,10 +123,10 @@ def proximal_solve(
     _check_iter("memory_size", memory_size)
     tol = default_tol(params) if tol is None else tol
     init = params if init is None else init
-    return _prox(loss_fn, params, tuple(support), lam, tol, int(maxiter), int(memory_size), init)
+    return _prox(loss_fn, params, tuple(support), lam, tol, maxiter, int(memory_size), init)
 
 
-@partial(jax.jit, static_argnums=(0, 5, 6))
+@partial(jax.jit, static_argnums=(0, 6))
 def _prox(loss_fn, params, support, lam, tol, maxiter, memory_size, init=None):
     x, y = support
     params = jax.lax.stop_gradient(params)
@@ -214,7 +214,7 @@ def imaml_meta_gradient(
         lam,
         inner_tol,
         cg_tol,
-        inner_maxiter=int(inner_maxiter),
+        inner_maxiter=inner_maxiter,
         cg_maxiter=None if cg_maxiter is None else int(cg_maxiter),
         hvp_mode=hvp_mode,
         return_info=bool(return_info),
@@ -223,7 +223,7 @@ def imaml_meta_gradient(
 
 @partial(
     jax.jit,
-    static_argnames=("loss_fn", "inner_maxiter", "cg_maxiter", "hvp_mode", "return_info"),
+    static_argnames=("loss_fn", "cg_maxiter", "hvp_mode", "return_info"),
 )
 def _imaml(
     loss_fn,
@@ -233,8 +233,8 @@ def _imaml(
     lam,
     inner_tol,
     cg_tol,
-    *,
     inner_maxiter,
+    *,
     cg_maxiter,
     hvp_mode,
     return_info,

@@ -48,6 +48,9 @@ __all__ = [
     "lnp_loss",
     "lnp_log_likelihood_is",
     "lnp_predict",
+    "lnp_marginal_log_density",
+    "init_acnp",
+    "attend",
     "make_np_train",
 ]
 
@@ -172,14 +175,15 @@ def _log_normal(z, mu, sigma):
     return jnp.sum(gaussian_log_density(z, mu, sigma**2))
 
 
-def lnp_elbo(params, key, x, y, ctx_mask, tgt_mask, n_samples: int = 1, kl_sign: float = 1.0):
+def lnp_elbo(params, key, x, y, ctx_mask, tgt_mask, n_samples: int = 1, leak: bool = False):
     """ELBO of one task: ``E_{q(z|C∪T)} Σ_{i∈T} log p(y_i|z, x_i, r_C) − KL(q(z|C∪T)‖q(z|C))``.
 
     ``ctx_mask`` and ``tgt_mask`` select ``C`` and ``T`` among the task's points; the expectation
-    is a mean over ``n_samples`` reparameterized draws. ``kl_sign`` exists for the negative
-    control (``0`` drops the KL term) only.
+    is a mean over ``n_samples`` reparameterized draws. ``leak=True`` is a deliberate bug for
+    the negative control only: the deterministic path also encodes the targets (``r_{C∪T}``),
+    so the "bound" sees ``y_T`` and is no longer a lower bound.
     """
-    r = _encode(params["enc"], x, y, ctx_mask)
+    r = _encode(params["enc"], x, y, jnp.logical_or(ctx_mask, tgt_mask) if leak else ctx_mask)
     mu_ct, sig_ct = latent_q(params, x, y, jnp.logical_or(ctx_mask, tgt_mask))
     mu_c, sig_c = latent_q(params, x, y, ctx_mask)
     eps = jax.random.normal(key, (n_samples, mu_ct.shape[0]), mu_ct.dtype)
@@ -190,7 +194,7 @@ def lnp_elbo(params, key, x, y, ctx_mask, tgt_mask, n_samples: int = 1, kl_sign:
         return jnp.sum(tm * gaussian_log_density(y[:, 0], mu, sigma**2))
 
     rec = jnp.mean(jax.vmap(loglik)(eps))
-    return rec - kl_sign * gaussian_kl(mu_ct, sig_ct, mu_c, sig_c)
+    return rec - gaussian_kl(mu_ct, sig_ct, mu_c, sig_c)
 
 
 def lnp_loss(params, key, x, y, ctx_mask, tgt_mask):
@@ -223,6 +227,15 @@ def lnp_predict(params, key, x, y, mask, x_t, n_samples: int = 64):
     mu_c, sig_c = latent_q(params, x, y, mask)
     eps = jax.random.normal(key, (n_samples, mu_c.shape[0]), mu_c.dtype)
     return jax.vmap(lambda e: lnp_decode(params, mu_c + sig_c * e, r, x_t))(eps)
+
+
+def lnp_marginal_log_density(params, key, x, y, mask, x_t, y_t, n_samples: int = 64):
+    """Pointwise ``log p(y_* | x_*, C) = log E_{q(z|C)} N(y_*; μ_z, σ_z²)`` by Monte Carlo over
+    ``n_samples`` draws of ``z``, shape ``(n_t,)``: comparable with a CNP's and the GP's
+    marginal predictive densities."""
+    mu, sigma = lnp_predict(params, key, x, y, mask, x_t, n_samples)
+    logp = gaussian_log_density(y_t[None, :, 0], mu, sigma**2)
+    return jax.nn.logsumexp(logp, axis=0) - jnp.log(n_samples)
 
 
 def make_np_train(model: str, sample_batch, optimizer: optax.GradientTransformation, sign=1.0):

@@ -70,6 +70,7 @@ __all__ = [
     "derive_amit_meir",
     "amit_meir_claims_form",
     "derive_pentina_lampert",
+    "claims_forms_agree",
     "derive_limits",
     "derive_monotonicity",
     "derive_regimes",
@@ -152,6 +153,24 @@ def amit_meir_claims_form():
     task = sp.sqrt((kl_hyper + kl_task + sp.log(2 * n * m / delta)) / (2 * (m - 1)))
     meta = sp.sqrt((kl_hyper + sp.log(2 * n / delta)) / (2 * (n - 1)))
     return task, meta
+
+
+def claims_forms_agree() -> dict[str, bool]:
+    """Each derivation equals the form CLAIMS.md writes (difference simplifies to 0)."""
+    zero = lambda e: sp.simplify(sp.expand_log(sp.expand(e), force=True)) == 0
+    task, meta, _ = derive_amit_meir()
+    c_task, c_meta = amit_meir_claims_form()
+    kl_1d, (mu_q, s_q, mu_p, s_p) = derive_gaussian_kl()
+    claims_kl = (s_q**2 / s_p**2 + (mu_q - mu_p) ** 2 / s_p**2 - 1 + sp.log(s_p**2 / s_q**2)) / 2
+    claims_mc = emp + sp.sqrt((kl + sp.log(2 * sp.sqrt(m) / delta)) / (2 * m))
+    gap, (q, p) = pinsker_gap_derivative()
+    return {
+        "amit_meir_task": zero(task**2 - c_task**2),  # both square roots of positive args
+        "amit_meir_meta": zero(meta**2 - c_meta**2),
+        "gaussian_kl": zero(kl_1d - claims_kl),
+        "mcallester": zero((derive_mcallester() - emp) ** 2 - (claims_mc - emp) ** 2),
+        "pinsker": zero(gap - (p - q) * (2 * p - 1) ** 2 / (p * (1 - p))),
+    }
 
 
 def _linear_pac_bayes(kl_, lam, s2, delta_):
@@ -300,7 +319,28 @@ def latex_equations() -> dict[str, str]:
             symbol_names=nm,
         ),
         "p1-pentina-lampert": sp.latex(
-            sp.Le(erq, sp.Add(emp, pl_task, pl_meta, evaluate=False), evaluate=False),
-            symbol_names={**nm, m: r"\bar{m}"},
+            sp.Le(erq, pentina_lampert_display(), evaluate=False),
+            symbol_names={**nm, m: r"\bar{m}", _LOG2D: r"\ln\frac{2}{\delta}"},
+            order="none",
         ),
     }
+
+
+_LOG2D = sp.Symbol("log_2_over_delta")
+
+
+def pentina_lampert_display():
+    """Pentina–Lampert's total grouped for display; checked equal to
+    :func:`derive_pentina_lampert` (``ValueError`` otherwise)."""
+    grouped = sp.Add(
+        emp,
+        (kl_hyper + _LOG2D) * (1 / sp.sqrt(n) + 1 / (n * sp.sqrt(m))),
+        kl_task / sp.sqrt(m),
+        1 / (8 * sp.sqrt(n)),
+        1 / (8 * sp.sqrt(m)),
+        evaluate=False,
+    )
+    diff = grouped.subs(_LOG2D, sp.log(2 / delta)) - derive_pentina_lampert()[2]
+    if sp.simplify(sp.expand_log(sp.expand(diff), force=True)) != 0:
+        raise ValueError("display form differs from the derivation")
+    return grouped

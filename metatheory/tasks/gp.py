@@ -30,6 +30,7 @@ __all__ = [
     "posterior_predictive",
     "gaussian_log_density",
     "log_predictive_density",
+    "joint_log_predictive_density",
 ]
 
 _JITTER = 1e-6
@@ -118,3 +119,23 @@ def log_predictive_density(x_c, y_c, x_t, y_t, lengthscale, *, variance=1.0, noi
         x_c, y_c, x_t, lengthscale, variance=variance, noise=noise, mask=mask
     )
     return gaussian_log_density(y_t[:, 0], mean, var)
+
+
+def joint_log_predictive_density(x_c, y_c, x_t, y_t, lengthscale, *, variance=1.0, noise=0.1):
+    r"""``log p(y_t | x_t, C)`` of the targets jointly (full predictive covariance
+    :math:`K_{**} - K_{*C}(K_{CC}+\sigma_n^2 I)^{-1}K_{C*} + \sigma_n^2 I`), a scalar."""
+    n_t = x_t.shape[0]
+    k_tt = rbf_kernel(x_t, x_t, lengthscale, variance) + noise**2 * jnp.eye(n_t)
+    if x_c.shape[0]:
+        k_tc = rbf_kernel(x_t, x_c, lengthscale, variance)
+        f = cho_factor(
+            rbf_kernel(x_c, x_c, lengthscale, variance) + noise**2 * jnp.eye(x_c.shape[0]),
+            lower=True,
+        )
+        mean = k_tc @ cho_solve(f, y_c[:, 0])
+        cov = k_tt - k_tc @ cho_solve(f, k_tc.T)
+    else:
+        mean, cov = jnp.zeros(n_t, x_t.dtype), k_tt
+    chol = jnp.linalg.cholesky(cov)
+    a = jax.scipy.linalg.solve_triangular(chol, y_t[:, 0] - mean, lower=True)
+    return -0.5 * jnp.sum(a**2) - jnp.sum(jnp.log(jnp.diag(chol))) - 0.5 * n_t * jnp.log(2 * jnp.pi)

@@ -1,0 +1,115 @@
+"""The smoothness calculators of metatheory.bounds against their sympy derivations."""
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from metatheory import fmo_smoothness, maml_smoothness
+from metatheory.bounds import CALCULATORS
+from metatheory.symbolic import fmo as sym
+
+pos = st.floats(1e-3, 1e3)
+nonneg = st.floats(0.0, 1e3)
+
+
+def test_fmo_test_value():
+    assert fmo_smoothness(1, 2, 0.1, 3) == pytest.approx(5.2, abs=1e-12)
+    assert 1 / (12 * fmo_smoothness(1, 2, 0.1, 3)) == pytest.approx(0.0160256, abs=1e-7)
+    assert CALCULATORS["fmo-smoothness"] is fmo_smoothness
+    assert CALCULATORS["maml-smoothness"] is maml_smoothness
+
+
+def test_against_sympy_lambdify():
+    f_fmo = sp.lambdify((sym.L, sym.rho, sym.alpha, sym.G), sym.fmo_bound())
+    f_ms = sp.lambdify((sym.L, sym.rho, sym.alpha, sym.G, sym.N), sym.derive_multi_step()["L_N"])
+    rng = np.random.default_rng(0)
+    L = rng.uniform(0.1, 5, 50)
+    rho, G = rng.uniform(0, 5, 50), rng.uniform(0, 5, 50)
+    alpha = rng.uniform(0.01, 1, 50) / L
+    np.testing.assert_allclose(fmo_smoothness(L, rho, alpha, G), f_fmo(L, rho, alpha, G), 1e-13)
+    for n in (1, 2, 3, 7):
+        np.testing.assert_allclose(
+            maml_smoothness(L, rho, alpha, G, n), f_ms(L, rho, alpha, G, n), rtol=1e-12
+        )
+
+
+def test_one_step_reduction_and_zero_steps():
+    # N = 1 is C1's general form with G' = G; N = 0 is the task smoothness L
+    assert maml_smoothness(1, 2, 0.1, 3, 1) == pytest.approx(1.1**2 + 0.1 * 2 * 3)
+    assert maml_smoothness(2.0, 1.0, 0.3, 4.0, 0) == pytest.approx(2.0)
+
+
+def test_broadcasting():
+    out = fmo_smoothness(np.ones((3, 1)), 2.0, np.array([0.1, 0.5]), 3.0)
+    assert out.shape == (3, 2)
+    out = maml_smoothness(1.0, 2.0, 0.1, 3.0, np.arange(1, 5))
+    assert out.shape == (4,) and np.all(np.diff(out) > 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(L=pos, rho=nonneg, t=st.floats(1e-6, 1.0), G=nonneg)
+def test_fmo_dominates_general_form(L, rho, t, G):
+    """For alpha <= 1/L: (1+aL)^2 L + a rho (1+aL) G <= 4L + 2 rho a G (the chain of C1)."""
+    alpha = t / L
+    general = (1 + alpha * L) ** 2 * L + alpha * rho * (1 + alpha * L) * G
+    assert general <= fmo_smoothness(L, rho, alpha, G) * (1 + 1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(L=pos, rho=nonneg, a=st.floats(1e-4, 10.0), G=nonneg, n=st.integers(1, 6))
+def test_multi_step_monotone_in_n(L, rho, a, G, n):
+    alpha = a / L
+    assert maml_smoothness(L, rho, alpha, G, n + 1) >= maml_smoothness(L, rho, alpha, G, n)
+
+
+@pytest.mark.parametrize(
+    "kw, name",
+    [
+        (dict(L=0.0, rho=1.0, alpha=0.1, grad_norm=1.0), "L"),
+        (dict(L=1.0, rho=-1.0, alpha=0.1, grad_norm=1.0), "rho"),
+        (dict(L=1.0, rho=1.0, alpha=0.0, grad_norm=1.0), "alpha"),
+        (dict(L=1.0, rho=1.0, alpha=1.5, grad_norm=1.0), "alpha"),
+        (dict(L=1.0, rho=1.0, alpha=0.1, grad_norm=-1.0), "grad_norm"),
+        (dict(L=float("nan"), rho=1.0, alpha=0.1, grad_norm=1.0), "L"),
+        (dict(L=1.0, rho=1.0, alpha=0.1, grad_norm=float("nan")), "grad_norm"),
+    ],
+)
+def test_fmo_bad_input(kw, name):
+    with pytest.raises(ValueError, match=name):
+        fmo_smoothness(**kw)
+
+
+def test_fmo_alpha_exactly_one_over_L_is_accepted():
+    L = 3.0
+    assert fmo_smoothness(L, 1.0, 1 / L, 2.0) == pytest.approx(4 * L + 2 * 2.0 / L)
+
+
+@pytest.mark.parametrize(
+    "kw, name",
+    [
+        (dict(L=-1.0, rho=1.0, alpha=0.1, G=1.0), "L"),
+        (dict(L=1.0, rho=1.0, alpha=-0.1, G=1.0), "alpha"),
+        (dict(L=1.0, rho=1.0, alpha=0.1, G=-1.0), "G"),
+        (dict(L=1.0, rho=float("nan"), alpha=0.1, G=1.0), "rho"),
+        (dict(L=1.0, rho=1.0, alpha=0.1, G=1.0, n_steps=1.5), "n_steps"),
+        (dict(L=1.0, rho=1.0, alpha=0.1, G=1.0, n_steps=-1), "n_steps"),
+    ],
+)
+def test_maml_bad_input(kw, name):
+    with pytest.raises(ValueError, match=name):
+        maml_smoothness(**kw)
+
+
+def test_symbolic_chain_and_recursion():
+    ch = sym.derive_one_step_chain()
+    assert sp.simplify(ch["slack_at_alpha_1_over_L"]) == 0
+    _, adapted = sym.derive_adapted_gradient()
+    assert sp.simplify(adapted - sym.g * (1 + sym.alpha * sym.L)) == 0
+    ms = sym.derive_multi_step()
+    assert ms["difference"] == 0 and ms["reduces_to_c1"] and ms["recursion_checked"]
+    assert sym.derive_batch_variance()["slope"] == -1
+    assert sym.derive_rate()["slope"] == sp.Rational(-1, 2)
+    tc = sym.derive_task_constants()
+    assert tc["rho_over_L"] == 1 and sp.simplify(tc["G_over_L"] - sp.sqrt(sp.Symbol("d"))) == 0
