@@ -112,4 +112,40 @@ def test_symbolic_chain_and_recursion():
     assert sym.derive_batch_variance()["slope"] == -1
     assert sym.derive_rate()["slope"] == sp.Rational(-1, 2)
     tc = sym.derive_task_constants()
-    assert tc["rho_over_L"] == 1 and sp.simplify(tc["G_over_L"] - sp.sqrt(sp.Symbol("d"))) == 0
+    assert (
+        tc["rho_over_L"] == 1
+        and sp.simplify(tc["G_over_L"] - sp.sqrt(sp.Symbol("d", positive=True))) == 0
+    )
+
+
+def test_circular_family_constants():
+    """The circular family's population loss is the noise/feature average of the per-sample
+    loss, and its constants L, rho = L, G = L sqrt(d) are attained."""
+    import functools
+
+    import jax
+    import jax.numpy as jnp
+
+    from metatheory.tasks import circular
+
+    fam = circular.CircularFamily(d=3, L=2.0, tau=0.5, noise=0.7)
+    with jax.enable_x64(True):
+        theta = jnp.array([0.3, -1.0, 2.0])
+        w = jnp.array([1.0, 0.5, -0.4])
+        x, y = circular.sample_data(jax.random.key(0), theta, 400_000, fam)
+        per = fam.lam * (1 - jnp.cos(x @ w - y))
+        se = float(jnp.std(per) / jnp.sqrt(per.size))
+        pop = float(circular.population_loss(w, theta, fam))
+        assert abs(float(jnp.mean(per)) - pop) < 4 * se
+        assert float(circular.loss(w, x, y, lam=fam.lam)) == pytest.approx(float(jnp.mean(per)))
+        f = functools.partial(circular.population_loss, theta=theta, family=fam)
+        hess = jax.hessian(f)
+        assert float(jnp.max(jnp.abs(jnp.linalg.eigvalsh(hess(theta))))) == pytest.approx(fam.L)
+        assert float(jnp.min(jnp.linalg.eigvalsh(hess(theta + jnp.pi)))) == pytest.approx(-fam.L)
+        g = jax.grad(f)(theta + jnp.pi / 2)
+        assert float(jnp.linalg.norm(g)) == pytest.approx(fam.G)
+        u, v = theta + 0.2, theta + 0.2 + jnp.array([1e-4, 0, 0])
+        lip = float(jnp.linalg.norm(hess(u) - hess(v), 2)) / 1e-4
+        assert lip <= fam.rho * (1 + 1e-6)
+    with pytest.raises(ValueError):
+        circular.CircularFamily(d=0)

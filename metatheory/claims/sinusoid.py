@@ -287,7 +287,7 @@ def render_g9(v: Verdict, outdir):
         ax.set_xscale("log")
         ax.set_title(f"K = {ks[ik]}", fontsize=9)
         ax.set_xlabel("meta-iteration")
-    axs[0].set_ylabel("training loss (post-update for meta)")
+    axs[0].set_ylabel("training loss")
     axs[-1].legend(fontsize=6, loc="lower left")
     report.savefig(fig, outdir, "g9-metaloss")
 
@@ -311,7 +311,8 @@ def render_g9(v: Verdict, outdir):
         ax.set_xlabel("test-time gradient steps")
         ax.set_xticks(steps)
     axs[0].set_ylabel("query MSE (95% CI)")
-    axs[-1].legend(fontsize=6, loc="lower left", ncol=2)
+    handles, labels = axs[-1].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.06))
     report.savefig(fig, outdir, "g9-mse-steps")
 
     # inner-step sensitivity: test-time N from 1 to 2x the training N

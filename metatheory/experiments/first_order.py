@@ -335,7 +335,7 @@ def reptile_expansion(config: ReptileConfig, key: jax.Array) -> ReptileResult:
 
 @dataclass(frozen=True)
 class StepSizeConfig:
-    n_inner: tuple[int, ...] = (1, 2, 5, 10)
+    n_inner: tuple[int, ...] = (1, 2, 5)
     n_linear: int = 6
     d: int = 6
     m: int = 12
@@ -353,7 +353,12 @@ class StepSizeConfig:
 
 STEP_QUICK = StepSizeConfig()
 STEP_FULL = StepSizeConfig(
-    sizes=(1, 40, 40, 1), meta_steps=20_000, n_seeds=4, n_eval_tasks=2000, n_linear=30
+    n_inner=(1, 2, 5, 10),
+    sizes=(1, 40, 40, 1),
+    meta_steps=20_000,
+    n_seeds=4,
+    n_eval_tasks=2000,
+    n_linear=30,
 )
 
 
@@ -397,28 +402,32 @@ def step_size_gradient(config: StepSizeConfig, key: jax.Array):
     with jax.enable_x64(True):
         for n in c.n_inner:
             xs, ys, _ = linear.sample_tasks(jax.random.fold_in(key, n), 2 * c.n_linear, c.m, c.d)
+            sup, qry = (xs[0::2], ys[0::2]), (xs[1::2], ys[1::2])
+            th0 = jax.random.normal(jax.random.fold_in(key, 1000 + n), (c.n_linear, c.d))
+            lmax = np.array([np.linalg.eigvalsh(linear.hessian(x))[-1] for x in sup[0]])
+            a_s = 0.5 / lmax
+            a_v = np.linspace(0.2, 0.8, c.d)[None, :] / lmax[:, None]
+
+            def grad_alpha(t, s, q, a, n=n):
+                return jax.grad(lambda a: maml_meta_loss(linear.loss, t, s, q, alpha=a, n_inner=n))(
+                    a
+                )
+
+            f = jax.jit(jax.vmap(grad_alpha))
+            gs_auto, gv_auto = np.asarray(f(th0, sup, qry, a_s)), np.asarray(f(th0, sup, qry, a_v))
             es, ev, cc = [], [], []
             for t in range(c.n_linear):
-                s, q = (xs[2 * t], ys[2 * t]), (xs[2 * t + 1], ys[2 * t + 1])
-                lmax = np.linalg.eigvalsh(linear.hessian(s[0]))[-1]
-                th0 = jax.random.normal(jax.random.fold_in(key, 1000 * n + t), (c.d,))
-                a_s = 0.5 / lmax
-                a_v = jnp.linspace(0.2, 0.8, c.d) / lmax
-                loss = partial(maml_meta_loss, linear.loss, th0, s, q, n_inner=n)
-                loss = lambda a, loss=loss: loss(alpha=a)
-                gs_auto, gv_auto = jax.grad(loss)(a_s), jax.grad(loss)(a_v)
-                gs_cf, gs_ctl = _closed_alpha_grad(np.asarray(th0), s, q, a_s, n)
-                gv_cf, gv_ctl = _closed_alpha_grad(np.asarray(th0), s, q, np.asarray(a_v), n)
-                es.append(abs(float(gs_auto) - gs_cf) / abs(gs_cf))
-                ev.append(np.linalg.norm(np.asarray(gv_auto) - gv_cf) / np.linalg.norm(gv_cf))
-                cc.append(
-                    min(
-                        abs(float(gs_auto) - gs_ctl) / abs(gs_cf),
-                        np.linalg.norm(np.asarray(gv_auto) - gv_ctl) / np.linalg.norm(gv_cf),
-                    )
-                    if n > 1
-                    else np.inf  # with N = 1 there is no later step: the two forms agree
+                s, q, t0 = (sup[0][t], sup[1][t]), (qry[0][t], qry[1][t]), np.asarray(th0[t])
+                gs_cf, gs_ctl = _closed_alpha_grad(t0, s, q, a_s[t], n)
+                gv_cf, gv_ctl = _closed_alpha_grad(t0, s, q, a_v[t], n)
+                es.append(abs(gs_auto[t] - gs_cf) / abs(gs_cf))
+                ev.append(np.linalg.norm(gv_auto[t] - gv_cf) / np.linalg.norm(gv_cf))
+                # with N = 1 there is no later step, so the control equals the closed form
+                worst = min(
+                    abs(gs_auto[t] - gs_ctl) / abs(gs_cf),
+                    np.linalg.norm(gv_auto[t] - gv_ctl) / np.linalg.norm(gv_cf),
                 )
+                cc.append(worst if n > 1 else np.inf)
             errs_s.append(max(es))
             errs_v.append(max(ev))
             ctl.append(min(cc))
@@ -454,23 +463,25 @@ def learned_step_sizes(config: StepSizeConfig, key: jax.Array) -> StepSizeResult
 
         return jax.vmap(one)(supp, query)
 
-    curves_f, curves_l, mse_f, mse_l, alphas = [], [], [], [], []
+    # one compile per method; the seed is a traced argument (vmap over seeds compiles slower)
+    train_f, train_l = jax.jit(partial(train, fixed_step)), jax.jit(partial(train, learned_step))
+    eval_f, eval_l = jax.jit(partial(per_task_mse, alpha=c.alpha)), jax.jit(per_task_mse)
+    loss_f, loss_l, mse_f, mse_l, alphas = [], [], [], [], []
     for seed in range(c.n_seeds):
         init = nets.init(jax.random.fold_in(k_init, seed), c.sizes)
-        p_f, loss_f = jax.jit(lambda i, seed=seed: train(fixed_step, i, seed))(init)
-        meta = meta_sgd_init(init, c.alpha)
-        m_l, loss_l = jax.jit(lambda i, seed=seed: train(learned_step, i, seed))(meta)
-        curves_f.append(np.asarray(loss_f))
-        curves_l.append(np.asarray(loss_l))
-        mse_f.append(np.asarray(jax.jit(per_task_mse)(p_f, c.alpha)))
-        mse_l.append(np.asarray(jax.jit(per_task_mse)(m_l["params"], m_l["alpha"])))
+        p_f, lf = train_f(init, jnp.int32(seed))
+        m_l, ll = train_l(meta_sgd_init(init, c.alpha), jnp.int32(seed))
+        loss_f.append(np.asarray(lf))
+        loss_l.append(np.asarray(ll))
+        mse_f.append(np.asarray(eval_f(p_f)))
+        mse_l.append(np.asarray(eval_l(m_l["params"], m_l["alpha"])))
         alphas.append(np.asarray(_flat(m_l["alpha"])))
     return StepSizeResult(
         n_inner,
         err_s,
         err_v,
         ctl,
-        np.stack([np.stack(curves_f), np.stack(curves_l)]),
+        np.stack([np.stack(loss_f), np.stack(loss_l)]),
         np.mean(mse_f, axis=0),
         np.mean(mse_l, axis=0),
         np.concatenate(alphas),

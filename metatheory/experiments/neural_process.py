@@ -91,36 +91,60 @@ def _numpy_predictive(xc, yc, xt, ell, variance, noise, with_noise=True):
     return mean, var, cov
 
 
+@partial(jax.jit, static_argnums=(3, 4))
+def _oracle_jax(x, y, ell, n, fam):
+    """Mean, var, log density, joint log density (context = first ``n`` points, targets = the
+    rest), and the masked predictive of a 3-point-bigger context with those 3 masked out."""
+    kw = {"variance": fam.variance, "noise": fam.noise}
+    xc, yc, xt, yt = x[:, :n], y[:, :n], x[:, n:], y[:, n:]
+    mean, var = jax.vmap(lambda a, b, t, li: gp.posterior_predictive(a, b, t, li, **kw))(
+        xc, yc, xt, ell
+    )
+    lp = jax.vmap(lambda a, b, t, u, li: gp.log_predictive_density(a, b, t, u, li, **kw))(
+        xc, yc, xt, yt, ell
+    )
+    jl = jax.vmap(lambda a, b, t, u, li: gp.joint_log_predictive_density(a, b, t, u, li, **kw))(
+        xc, yc, xt, yt, ell
+    )
+    xm, ym = jnp.concatenate([xc, xt[:, :3]], 1), jnp.concatenate([yc, yt[:, :3]], 1)
+    mask = jnp.arange(n + 3) < n
+    mm, mv = jax.vmap(lambda a, b, t, li: gp.posterior_predictive(a, b, t, li, mask=mask, **kw))(
+        xm, ym, xt, ell
+    )
+    return mean, var, lp, jl, mm, mv
+
+
+@partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _calibration(key, n_tasks, m, fam, factor):
+    """z^2 of one held-out target per task, context of ``m``, predicting with noise/factor."""
+    x, y, ell = gp.sample_tasks(key, n_tasks, m + 1, fam)
+
+    def z2(xi, yi, li):
+        mean, var = gp.posterior_predictive(
+            xi[:m], yi[:m], xi[m:], li, variance=fam.variance, noise=fam.noise / factor
+        )
+        return (yi[m:, 0] - mean) ** 2 / var
+
+    return jax.vmap(z2)(x, y, ell)
+
+
 def gp_oracle(config: OracleConfig, key: jax.Array) -> OracleResult:
     """B1: Cholesky predictive vs a dense inverse and ``scipy.linalg.solve`` (float64), the
     mask mechanism vs a smaller context, the joint density, and calibration (``E z^2 = 1``)."""
     c, fam = config, config.family
-    kw = {"variance": fam.variance, "noise": fam.noise}
-    pred = jax.jit(jax.vmap(lambda a, b, t, li: gp.posterior_predictive(a, b, t, li, **kw)))
-    logp = jax.jit(jax.vmap(lambda a, b, t, u, li: gp.log_predictive_density(a, b, t, u, li, **kw)))
-    joint = jax.jit(
-        jax.vmap(lambda a, b, t, u, li: gp.joint_log_predictive_density(a, b, t, u, li, **kw))
-    )
-    masked = jax.jit(
-        jax.vmap(lambda a, b, t, li, m: gp.posterior_predictive(a, b, t, li, mask=m, **kw))
-    )
     with jax.enable_x64(True):
         k_dat, k_cal = jax.random.split(key)
         err_m, err_v, err_l, err_s, ctl = [], [], [], [], []
         err_mask, err_joint = 0.0, 0.0
+        n_max = max(c.context_sizes)
+        x0, y0, ell = jax.jit(gp.sample_tasks, static_argnums=(1, 2, 3))(
+            k_dat, c.n_tasks, n_max + c.n_targets, fam
+        )
         for n in c.context_sizes:
-            x, y, ell = gp.sample_tasks(
-                jax.random.fold_in(k_dat, n), c.n_tasks, n + c.n_targets, fam
-            )
-            xc, yc, xt, yt = x[:, :n], y[:, :n], x[:, n:], y[:, n:]
-            mean, var = (np.asarray(a) for a in pred(xc, yc, xt, ell))
-            lp = np.asarray(logp(xc, yc, xt, yt, ell))
-            jl = np.asarray(joint(xc, yc, xt, yt, ell))
-            # the mask: a bigger context whose last 3 points are masked out = the smaller one
-            xm, ym = jnp.concatenate([xc, xt[:, :3]], 1), jnp.concatenate([yc, yt[:, :3]], 1)
-            mm, mv = masked(
-                xm, ym, xt, ell, jnp.broadcast_to(jnp.arange(n + 3) < n, (c.n_tasks, n + 3))
-            )
+            # context: the first n points; targets: the last n_targets (disjoint from it)
+            x = jnp.concatenate([x0[:, :n], x0[:, n_max:]], 1)
+            y = jnp.concatenate([y0[:, :n], y0[:, n_max:]], 1)
+            mean, var, lp, jl, mm, mv = (np.asarray(a) for a in _oracle_jax(x, y, ell, n, fam))
             x, y, ell = np.asarray(x), np.asarray(y), np.asarray(ell)
             em = ev = el = es = 0.0
             cc = np.inf
@@ -150,17 +174,10 @@ def gp_oracle(config: OracleConfig, key: jax.Array) -> OracleResult:
             ctl.append(cc)
 
     # calibration (float32 is ample): z-scores of held-out targets under the oracle
-    m = c.calibration_context
-    x, y, ell = gp.sample_tasks(k_cal, c.n_calibration_tasks, m + 1, fam)
-
-    def z2(xi, yi, li, noise):
-        mean, var = gp.posterior_predictive(
-            xi[:m], yi[:m], xi[m:], li, variance=fam.variance, noise=noise
-        )
-        return (yi[m:, 0] - mean) ** 2 / var
-
-    z_ok = jax.vmap(lambda a, b, l: z2(a, b, l, fam.noise))(x, y, ell)
-    z_bad = jax.vmap(lambda a, b, l: z2(a, b, l, fam.noise / c.wrong_noise_factor))(x, y, ell)
+    z_ok = _calibration(k_cal, c.n_calibration_tasks, c.calibration_context, fam, 1.0)
+    z_bad = _calibration(
+        k_cal, c.n_calibration_tasks, c.calibration_context, fam, c.wrong_noise_factor
+    )
     return OracleResult(
         np.array(c.context_sizes),
         np.array(err_m),
@@ -260,11 +277,6 @@ def _train_batch_sampler(c: NPRunConfig):
     return sample_batch
 
 
-def _init(model, key, c):
-    cfg = npl.NPConfig(hidden=c.hidden, r_dim=c.hidden, z_dim=c.z_dim)
-    return {"cnp": npl.init_cnp, "lnp": npl.init_lnp, "anp": npl.init_acnp}[model](key, cfg)
-
-
 def _windows(losses, n_windows):
     losses = np.asarray(losses, np.float64)
     w = losses[: len(losses) // n_windows * n_windows].reshape(n_windows, -1)
@@ -296,7 +308,7 @@ def _eval_nll(model, params, key, xc, yc, xt, yt, masks):
     return jax.vmap(over_masks, (0, 0, 0, 0, 0, None))(keys, xc, yc, xt, yt, masks)
 
 
-@partial(jax.jit, static_argnums=(6, 7, 8))
+@partial(jax.jit, static_argnums=(6, 7))
 def _gp_nll(xc, yc, xt, yt, ell, masks, variance, noise, factor):
     def one(a, b, cx, d, li, m):
         lp = gp.log_predictive_density(
@@ -329,6 +341,38 @@ def _bands(model, params, key, xc, yc, ell, masks, grid, variance, noise):
     return jax.vmap(jax.vmap(one, (None, None, None, 0)), (0, 0, 0, None))(xc, yc, ell, masks)
 
 
+@partial(jax.jit, static_argnums=(0, 2))
+def _init(model, key, c):
+    cfg = npl.NPConfig(hidden=c.hidden, r_dim=c.hidden, z_dim=c.z_dim)
+    return {"cnp": npl.init_cnp, "lnp": npl.init_lnp, "anp": npl.init_acnp}[model](key, cfg)
+
+
+@partial(jax.jit, static_argnums=(1,))
+def _lnp_bounds(params, c, key, x, y, ell):
+    """Per task, divided by |T|: ELBO, the leaky control, the IS log-likelihood, the GP joint."""
+    ctx = jnp.concatenate(
+        [jnp.arange(c.n_context_max) < c.elbo_context, jnp.zeros(c.n_eval_targets, bool)]
+    )
+    tgt = jnp.concatenate([jnp.zeros(c.n_context_max, bool), jnp.ones(c.n_eval_targets, bool)])
+    keys = jax.random.split(key, (x.shape[0], 2))
+    el = jax.vmap(lambda k, a, b: npl.lnp_elbo(params, k, a, b, ctx, tgt, c.n_elbo))
+    lk = jax.vmap(lambda k, a, b: npl.lnp_elbo(params, k, a, b, ctx, tgt, c.n_elbo, leak=True))
+    ll = jax.vmap(lambda k, a, b: npl.lnp_log_likelihood_is(params, k, a, b, ctx, tgt, c.n_is))
+    m, n0, fam = c.elbo_context, c.n_context_max, c.family
+    gpj = jax.vmap(
+        lambda a, b, li: gp.joint_log_predictive_density(
+            a[:m], b[:m], a[n0:], b[n0:], li, variance=fam.variance, noise=fam.noise
+        )
+    )
+    nt = c.n_eval_targets
+    return (
+        el(keys[:, 0], x, y) / nt,
+        lk(keys[:, 0], x, y) / nt,
+        ll(keys[:, 1], x, y) / nt,
+        gpj(x, y, ell) / nt,
+    )
+
+
 def neural_processes(config: NPRunConfig, key: jax.Array) -> NPResult:
     """B2: train each NP, then held-out NLL against the GP oracle over context sizes, the
     LNP's ELBO against its importance-sampled log-likelihood, and predictive bands."""
@@ -351,15 +395,16 @@ def neural_processes(config: NPRunConfig, key: jax.Array) -> NPResult:
 
     # control: the CNP trained with the sign flipped (ascending the NLL)
     p_cnp0 = _init("cnp", jax.random.fold_in(k_init, 0), c)
-    asc_opt = optax.adam(c.lr)
-    asc_train = npl.make_np_train("cnp", sample_batch, asc_opt, sign=-1.0)
+    asc_train = npl.make_np_train("cnp", sample_batch, optax.adam(c.lr), sign=-1.0)
     _, asc = asc_train(p_cnp0, k_asc, c.ascent_steps)
     asc_steps, asc_loss = _windows(asc, min(c.n_windows, c.ascent_steps // 10))
     asc_trend = _trend(asc_steps, asc_loss)
 
     # held-out tasks
     n_all = c.n_context_max + c.n_eval_targets
-    x, y, ell = gp.sample_tasks(k_eval, c.n_eval_tasks, n_all, fam)
+    x, y, ell = jax.jit(gp.sample_tasks, static_argnums=(1, 2, 3))(
+        k_eval, c.n_eval_tasks, n_all, fam
+    )
     xc, yc = x[:, : c.n_context_max], y[:, : c.n_context_max]
     xt, yt = x[:, c.n_context_max :], y[:, c.n_context_max :]
     sizes = np.array(c.context_sizes)
@@ -372,56 +417,17 @@ def neural_processes(config: NPRunConfig, key: jax.Array) -> NPResult:
     gpargs = (xc, yc, xt, yt, ell, masks, fam.variance, fam.noise)
     gp_nll = np.asarray(_gp_nll(*gpargs, 1.0))
     wrong = np.asarray(_gp_nll(*gpargs, c.wrong_lengthscale_factor))
-    prior = -np.asarray(
-        jnp.mean(gp.gaussian_log_density(yt[..., 0], 0.0, fam.variance + fam.noise**2), axis=1)
-    )
+    s2 = fam.variance + fam.noise**2
+    prior = np.mean(0.5 * np.log(2 * np.pi * s2) + 0.5 * np.asarray(yt[..., 0]) ** 2 / s2, axis=1)
 
     # ELBO vs importance-sampled log-likelihood of the latent NP, joint over the targets
     elbo = loglik = leaky = gpj = np.zeros(c.n_eval_tasks)
     if "lnp" in c.models:
-        p = params["lnp"]
-        ctx = jnp.concatenate(
-            [jnp.arange(c.n_context_max) < c.elbo_context, jnp.zeros(c.n_eval_targets, bool)]
-        )
-        tgt = jnp.concatenate([jnp.zeros(c.n_context_max, bool), jnp.ones(c.n_eval_targets, bool)])
-        keys = jax.random.split(jax.random.fold_in(k_mc, 99), c.n_eval_tasks)
-        nt = c.n_eval_targets
-
-        @jax.jit
-        def mc(keys, x, y):
-            ka = jax.vmap(lambda k: jax.random.split(k, 2))(keys)
-            el = jax.vmap(lambda k, a, b: npl.lnp_elbo(p, k, a, b, ctx, tgt, c.n_elbo))(
-                ka[:, 0], x, y
-            )
-            lk = jax.vmap(lambda k, a, b: npl.lnp_elbo(p, k, a, b, ctx, tgt, c.n_elbo, leak=True))(
-                ka[:, 0], x, y
-            )
-            ll = jax.vmap(lambda k, a, b: npl.lnp_log_likelihood_is(p, k, a, b, ctx, tgt, c.n_is))(
-                ka[:, 1], x, y
-            )
-            return el / nt, lk / nt, ll / nt
-
-        elbo, leaky, loglik = (np.asarray(a) for a in mc(keys, x, y))
-        m = c.elbo_context
-        gpj = (
-            np.asarray(
-                jax.vmap(
-                    lambda a, b, li: gp.joint_log_predictive_density(
-                        a[:m],
-                        b[:m],
-                        a[c.n_context_max :],
-                        b[c.n_context_max :],
-                        li,
-                        variance=fam.variance,
-                        noise=fam.noise,
-                    )
-                )(x, y, ell)
-            )
-            / nt
-        )
+        out = _lnp_bounds(params["lnp"], c, jax.random.fold_in(k_mc, 99), x, y, ell)
+        elbo, leaky, loglik, gpj = (np.asarray(a) for a in out)
 
     # predictive bands on a grid for a few held-out tasks
-    grid = jnp.linspace(*fam.x_range, 161)[:, None]
+    grid = jnp.linspace(fam.x_range[0], fam.x_range[1], 161, dtype=x.dtype)[:, None]
     bt, bmask = slice(0, c.band_tasks), _masks(c.n_context_max, np.array(c.band_context))
     band = {
         name: np.asarray(

@@ -51,7 +51,8 @@ B, sigma2, T, Delta, beta, c = sp.symbols("B sigma2 T Delta beta c", positive=Tr
 
 def derive_adapted_gradient():
     r"""``(bound, factored)``:
-    :math:`\|\nabla f(\tilde w)\| \le \|\nabla f(w)\| + L\|\tilde w - w\|` with :math:`\|\tilde w - w\| = \alpha\|\nabla f(w)\|` (``g`` = :math:`\|\nabla f(w)\|`)."""
+    :math:`\|\nabla f(\tilde w)\| \le \|\nabla f(w)\| + L\|\tilde w - w\|` with
+    :math:`\|\tilde w - w\| = \alpha\|\nabla f(w)\|` (``g`` = :math:`\|\nabla f(w)\|`)."""
     step = alpha * g  # ||w~ - w||
     bound = g + L * step  # Lipschitz gradient
     return bound, sp.factor(bound)
@@ -106,7 +107,8 @@ def derive_multi_step() -> dict:
     ``lip_jac``: Lipschitz constant of :math:`J_N=\prod_j(I-\alpha\nabla^2 f(w_j))`,
     :math:`M_N = \|I-\alpha H\|M_{N-1} + \alpha\rho\,a_{N-1}\,\|J_{N-1}\|`, :math:`M_0 = 0`.
     ``L_N``: :math:`\|J_N\|\,L\,a_N + G\,M_N` from
-    :math:`J_N(w)^\top\nabla f(w_N) - J_N(u)^\top\nabla f(u_N)`.
+    :math:`J_N(w)^\top\nabla f(w_N) - J_N(u)^\top\nabla f(u_N)`, so ``G`` bounds
+    :math:`\|\nabla f(u_N)\|` at the ``N``-th adapted point (C1's :math:`G'`).
     """
     n = sp.Symbol("n", integer=True, nonnegative=True)
     a, m = sp.Function("a"), sp.Function("M")

@@ -1,0 +1,325 @@
+r"""Experiments for implicit MAML (claim G7), all in float64.
+
+1. :func:`exact_and_fd`: :func:`metatheory.imaml_meta_gradient` against the closed-form solve
+   on linear-regression tasks, and against central finite differences of the proximal solution
+   (the Jacobian :math:`d\phi^*/d\theta` on quadratics; :math:`L_Q(\phi^*(\theta))` on a smooth
+   tanh MLP).
+2. :func:`unrolled_limit`: unrolled gradient descent on the proximal objective, differentiated
+   through its :math:`N` steps, tends to the implicit gradient at the predicted rate
+   :math:`\rho = \max_i|1-\alpha(\lambda+h_i)|` (:func:`metatheory.symbolic.imaml.derive_unrolled`).
+3. :func:`cg_convergence`: the CG error in the :math:`A`-norm, :math:`A = I + H/\lambda`, per
+   iteration, against :math:`2\rho_{CG}^k`, on CLAIMS.md's test value, on a spectrum spread over
+   :math:`[1, 100]` and on the MLP's own system.
+
+Errors are relative, :math:`\|a-b\|/\|b\|`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from metatheory import nets
+from metatheory.autodiff import dense_hessian
+from metatheory.experiments.maml import rel_err
+from metatheory.learners.imaml import imaml_meta_gradient, proximal_solve
+from metatheory.tasks import linear, sinusoid
+
+__all__ = [
+    "ImamlConfig",
+    "QUICK",
+    "FULL",
+    "tanh_mse",
+    "ExactResult",
+    "exact_and_fd",
+    "UnrolledResult",
+    "unrolled_limit",
+    "CGResult",
+    "cg_convergence",
+    "cg_errors",
+]
+
+
+@dataclass(frozen=True)
+class ImamlConfig:
+    lams: tuple[float, ...] = (0.1, 1.0, 10.0)
+    n_tasks: int = 3  # linear-regression tasks per lambda
+    d: int = 6
+    m: int = 12
+    n_directions: int = 4
+    fd_step_quad: float = 1e-3  # phi* is linear in theta on quadratics: no truncation error
+    fd_step_mlp: float = 1e-4
+    mlp_sizes: tuple[int, ...] = (1, 8, 8, 1)
+    mlp_lam: float = 2.0
+    k_shot: int = 10
+    unrolled_floor: float = 1e-11  # stop the unrolled sweep where rho^N reaches this
+    unrolled_max: int = 3000
+    cg_test_eigs: tuple[float, ...] = (1.0, 10.0, 100.0)  # CLAIMS.md test value, lambda = 1
+    cg_spread_dim: int = 100
+    cg_iters: int = 40
+
+
+QUICK = ImamlConfig()
+FULL = ImamlConfig(n_tasks=16, n_directions=16, mlp_sizes=(1, 16, 16, 1), cg_spread_dim=400)
+
+
+def _tanh_apply(params, x):
+    for layer in params[:-1]:
+        x = jnp.tanh(x @ layer["w"] + layer["b"])
+    return x @ params[-1]["w"] + params[-1]["b"]
+
+
+def tanh_mse(params, x, y):
+    """MSE of a tanh MLP (smooth, so that finite differences have no kinks)."""
+    return jnp.mean((_tanh_apply(params, x) - y) ** 2)
+
+
+def _closed_form(theta, support, query, lam):
+    (xs, ys), (xq, yq) = support, query
+    h = linear.hessian(xs)
+    d = h.shape[0]
+    b = np.asarray(xs, np.float64).T @ np.asarray(ys, np.float64) / xs.shape[0]
+    phi = np.linalg.solve(h + lam * np.eye(d), lam * np.asarray(theta, np.float64) + b)
+    gq = linear.gradient(phi, xq, yq)
+    return phi, np.linalg.solve(np.eye(d) + h / lam, gq), gq, h
+
+
+@dataclass
+class ExactResult:
+    lams: np.ndarray
+    exact: np.ndarray  # max rel. err vs the closed-form solve, per lambda
+    exact_control: np.ndarray  # min rel. err of the first-order grad L_Q(phi*), per lambda
+    jac_fd: np.ndarray  # max rel. err of (I+H/lam)^{-1} v vs FD of phi*, per lambda
+    jac_fd_control: np.ndarray  # min rel. err of v (Jacobian = I, no inverse) vs FD
+    mlp_fd: float  # max |FD - <g, v>| / ||g|| on the tanh MLP
+    mlp_fd_control: float  # same with the first-order grad L_Q(phi*)
+    mlp_min_eig: float  # smallest eigenvalue of H + lam I at phi* (must be > 0)
+    inner_grad_norm: float  # largest final gradient norm of the proximal solves
+
+
+def _sinusoid_task(key, k):
+    s, q = sinusoid.sample_batch(key, 1, k, k)
+    return jax.tree_util.tree_map(lambda a: a[0], (s, q))
+
+
+def exact_and_fd(config: ImamlConfig, key: jax.Array) -> ExactResult:
+    """G7 (1): the closed-form solve and finite differences of the proximal solution."""
+    with jax.enable_x64(True):
+        c = config
+        k_lin, k_th, k_dir, k_mlp, k_dat = jax.random.split(key, 5)
+        exact, exact_ctl, jfd, jfd_ctl, gnorms = [], [], [], [], []
+        xs, ys, _ = linear.sample_tasks(k_lin, 2 * c.n_tasks, c.m, c.d)
+        for li, lam in enumerate(c.lams):
+            e, ec, j, jc = [], [], [], []
+            for t in range(c.n_tasks):
+                s, q = (xs[2 * t], ys[2 * t]), (xs[2 * t + 1], ys[2 * t + 1])
+                theta = jax.random.normal(jax.random.fold_in(k_th, 100 * li + t), (c.d,))
+                g, info = imaml_meta_gradient(linear.loss, theta, s, q, lam=lam, return_info=True)
+                phi, g_ex, gq, h = _closed_form(theta, s, q, lam)
+                gnorms.append(float(info.inner_grad_norm))
+                e.append(rel_err(g, g_ex))
+                ec.append(rel_err(gq, g_ex))
+                jac = np.linalg.inv(np.eye(c.d) + h / lam)
+                dirs = jax.random.normal(jax.random.fold_in(k_dir, 100 * li + t), (2, c.d))
+                for v in dirs[: c.n_directions]:
+                    hh = c.fd_step_quad
+                    plus = proximal_solve(linear.loss, theta + hh * v, s, lam=lam)[0]
+                    minus = proximal_solve(linear.loss, theta - hh * v, s, lam=lam)[0]
+                    fd = (np.asarray(plus) - np.asarray(minus)) / (2 * hh)
+                    j.append(rel_err(jac @ np.asarray(v), fd))
+                    jc.append(rel_err(np.asarray(v), fd))
+            exact.append(max(e))
+            exact_ctl.append(min(ec))
+            jfd.append(max(j))
+            jfd_ctl.append(min(jc))
+
+        params = nets.init(k_mlp, c.mlp_sizes, jnp.float64)
+        s, q = _sinusoid_task(k_dat, c.k_shot)
+        lam = c.mlp_lam
+        g, info = imaml_meta_gradient(tanh_mse, params, s, q, lam=lam, return_info=True)
+        gnorms.append(float(info.inner_grad_norm))
+        g_fo = jax.grad(tanh_mse)(info.phi, *q)
+        flat, unravel = ravel_pytree(params)
+        gf, gfo = np.asarray(ravel_pytree(g)[0]), np.asarray(ravel_pytree(g_fo)[0])
+        hess = np.asarray(dense_hessian(lambda p: tanh_mse(p, *s), info.phi))
+        min_eig = float(np.linalg.eigvalsh(hess).min() + lam)
+
+        def meta(z):
+            phi = proximal_solve(tanh_mse, unravel(z), s, lam=lam)[0]
+            return float(tanh_mse(phi, *q))
+
+        dirs = jax.random.normal(jax.random.fold_in(k_dir, 999), (c.n_directions, flat.size))
+        dirs = np.asarray(dirs / jnp.linalg.norm(dirs, axis=1, keepdims=True))
+        hh = c.fd_step_mlp
+        fds = np.array([(meta(flat + hh * v) - meta(flat - hh * v)) / (2 * hh) for v in dirs])
+        return ExactResult(
+            np.array(c.lams),
+            np.array(exact),
+            np.array(exact_ctl),
+            np.array(jfd),
+            np.array(jfd_ctl),
+            float(np.max(np.abs(fds - dirs @ gf)) / np.linalg.norm(gf)),
+            float(np.max(np.abs(fds - dirs @ gfo)) / np.linalg.norm(gf)),
+            min_eig,
+            max(gnorms),
+        )
+
+
+def _unrolled_grads(loss_fn, theta, support, query, *, lam, alpha, n_max):
+    """``g_N`` for ``N = 1..n_max``: the gradient in ``theta`` of ``L_Q(phi_N)``, ``phi_N`` after
+    ``N`` gradient steps on ``L_S + lam/2 ||phi - theta||^2`` from ``phi_0 = theta``.
+
+    Forward mode through one ``lax.scan`` (the Jacobian ``d phi_N / d theta`` is carried along),
+    so every ``N`` comes from one compiled sweep; it is the same derivative that reverse-mode
+    unrolled MAML computes."""
+    flat, unravel = ravel_pytree(theta)
+
+    def prox_grad(phi, th):
+        f = lambda z: loss_fn(unravel(z), *support) + 0.5 * lam * jnp.sum((z - th) ** 2)
+        return jax.grad(f)(phi)
+
+    def step(phi, th):
+        return phi - alpha * prox_grad(phi, th)
+
+    def body(carry, _):
+        phi, jac = carry
+        # d/dtheta of step(phi(theta), theta) = D_phi step . jac + D_theta step
+        dphi = jax.vmap(lambda col: jax.jvp(lambda p: step(p, flat), (phi,), (col,))[1], 1, 1)(jac)
+        dth = jax.jacfwd(lambda th: step(phi, th))(flat)
+        phi = step(phi, flat)
+        jac = dphi + dth
+        gq = jax.grad(lambda z: loss_fn(unravel(z), *query))(phi)
+        return (phi, jac), jac.T @ gq
+
+    (_, _), gs = jax.lax.scan(body, (flat, jnp.eye(flat.size)), None, length=n_max)
+    return gs
+
+
+@dataclass
+class UnrolledResult:
+    n: np.ndarray  # 1..N_max, quadratic task
+    err: np.ndarray  # rel. error of unrolled MAML vs iMAML, per N (quadratic)
+    rho: float  # predicted rate max_i |1 - alpha (lam + h_i)|
+    rho_fit: float  # exp(slope) of log err vs N over the fitted window
+    fit_lo: int  # fitted window [fit_lo, fit_hi]
+    fit_hi: int
+    rho_control: float  # the rate without the proximal term, max_i |1 - alpha h_i|
+    mlp_n: np.ndarray
+    mlp_err: np.ndarray  # same on the tanh MLP
+    mlp_rho: float  # predicted from the Hessian at phi*
+    plain_err: float  # unrolled MAML on L_S alone (no proximal term) vs iMAML, at N_max
+
+
+def unrolled_limit(config: ImamlConfig, key: jax.Array) -> UnrolledResult:
+    """G7 (2): unrolled MAML on the proximal objective converges to the implicit gradient."""
+    with jax.enable_x64(True):
+        c = config
+        k_lin, k_th, k_mlp, k_dat = jax.random.split(key, 4)
+        xs, ys, _ = linear.sample_tasks(k_lin, 2, c.m, c.d)
+        s, q = (xs[0], ys[0]), (xs[1], ys[1])
+        theta = jax.random.normal(k_th, (c.d,))
+        lam = 1.0
+        hs = np.linalg.eigvalsh(linear.hessian(xs[0]))
+        alpha = 1.0 / (lam + hs.max())
+        rho = float(np.max(np.abs(1 - alpha * (lam + hs))))
+        n_max = int(min(c.unrolled_max, np.ceil(np.log(c.unrolled_floor) / np.log(rho))))
+        g_star = np.asarray(imaml_meta_gradient(linear.loss, theta, s, q, lam=lam))
+        gs = np.asarray(
+            _unrolled_grads(linear.loss, theta, s, q, lam=lam, alpha=alpha, n_max=n_max)
+        )
+        err = np.linalg.norm(gs - g_star, axis=1) / np.linalg.norm(g_star)
+        n = np.arange(1, n_max + 1)
+        # fit the tail where the slowest mode dominates: err from 1e-3 down to the floor
+        lo = int(np.ceil(np.log(1e-3) / np.log(rho)))
+        window = (n >= lo) & (err > 100 * c.unrolled_floor)
+        slope = np.polyfit(n[window], np.log(err[window]), 1)[0]
+        rho_ctl = float(np.max(np.abs(1 - alpha * hs)))
+
+        params = nets.init(k_mlp, c.mlp_sizes, jnp.float64)
+        ms, mq = _sinusoid_task(k_dat, c.k_shot)
+        mlam = c.mlp_lam
+        g_mlp, info = imaml_meta_gradient(tanh_mse, params, ms, mq, lam=mlam, return_info=True)
+        g_mlp = np.asarray(ravel_pytree(g_mlp)[0])
+        h_eigs = np.linalg.eigvalsh(np.asarray(dense_hessian(lambda p: tanh_mse(p, *ms), info.phi)))
+        m_alpha = 1.0 / (mlam + h_eigs.max())
+        m_rho = float(np.max(np.abs(1 - m_alpha * (mlam + h_eigs))))
+        m_max = int(min(c.unrolled_max, np.ceil(np.log(c.unrolled_floor) / np.log(m_rho))))
+        mg = np.asarray(
+            _unrolled_grads(tanh_mse, params, ms, mq, lam=mlam, alpha=m_alpha, n_max=m_max)
+        )
+        m_err = np.linalg.norm(mg - g_mlp, axis=1) / np.linalg.norm(g_mlp)
+        plain = np.asarray(
+            _unrolled_grads(tanh_mse, params, ms, mq, lam=0.0, alpha=m_alpha, n_max=m_max)[-1]
+        )
+        return UnrolledResult(
+            n,
+            err,
+            rho,
+            float(np.exp(slope)),
+            int(n[window][0]),
+            int(n[window][-1]),
+            rho_ctl,
+            np.arange(1, m_max + 1),
+            m_err,
+            m_rho,
+            rel_err(plain, g_mlp),
+        )
+
+
+def cg_errors(a: np.ndarray, b: np.ndarray, n_iter: int) -> np.ndarray:
+    """``||x_k - x*||_A / ||x_0 - x*||_A`` for ``k = 0..n_iter`` of
+    ``jax.scipy.sparse.linalg.cg`` from ``x_0 = 0`` (``maxiter = k``, no early stop)."""
+    with jax.enable_x64(True):
+        a_j, b_j = jnp.asarray(a), jnp.asarray(b)
+        x_star = np.linalg.solve(a, b)
+        run = jax.jit(
+            lambda k: jax.scipy.sparse.linalg.cg(lambda v: a_j @ v, b_j, tol=0.0, maxiter=k)[0]
+        )
+        xs = np.asarray(jax.vmap(run)(jnp.arange(n_iter + 1)))
+        e = xs - x_star
+        norms = np.sqrt(np.maximum(np.einsum("ki,ij,kj->k", e, a, e), 0.0))
+        return norms / norms[0]
+
+
+@dataclass
+class CGResult:
+    names: list[str]  # "test value", "spread", "MLP"
+    kappa: np.ndarray  # per problem
+    errors: list[np.ndarray]  # A-norm error ratio per iteration k = 0..K
+    test_exact_iters: int  # first k with error <= 1e-12 on the test value
+
+
+def cg_convergence(config: ImamlConfig, key: jax.Array) -> CGResult:
+    """G7 (3): CG's A-norm error against the rate bound on three systems ``I + H/lam``."""
+    with jax.enable_x64(True):
+        c = config
+        k_b, k_mlp, k_dat = jax.random.split(key, 3)
+        problems = []
+        # CLAIMS.md test value: H = diag(1, 10, 100), lambda = 1, b = ones
+        h = np.array(c.cg_test_eigs)
+        problems.append(("test value", np.diag(1 + h), np.ones(h.size), h.size + 2))
+        # eigenvalues of H at Chebyshev points of [1, 100] (CG's worst case), lambda = 1
+        d = c.cg_spread_dim
+        cheb = 0.5 * (1 + 100) + 0.5 * (100 - 1) * np.cos(np.pi * (np.arange(d) + 0.5) / d)
+        b = np.asarray(jax.random.normal(k_b, (d,)))
+        problems.append(("spread", np.diag(1 + cheb), b, c.cg_iters))
+        # the MLP's own iMAML system at phi*
+        params = nets.init(k_mlp, c.mlp_sizes, jnp.float64)
+        s, q = _sinusoid_task(k_dat, c.k_shot)
+        phi = proximal_solve(tanh_mse, params, s, lam=c.mlp_lam)[0]
+        hess = np.asarray(dense_hessian(lambda p: tanh_mse(p, *s), phi))
+        gq = np.asarray(ravel_pytree(jax.grad(tanh_mse)(phi, *q))[0])
+        a = np.eye(hess.shape[0]) + hess / c.mlp_lam
+        problems.append(("MLP", 0.5 * (a + a.T), gq, c.cg_iters))
+        names, kappas, errors = [], [], []
+        for name, a, b, k in problems:
+            ev = np.linalg.eigvalsh(a)
+            names.append(name)
+            kappas.append(ev.max() / ev.min())
+            errors.append(cg_errors(a, b, k))
+        exact = int(np.argmax(errors[0] <= 1e-12)) if np.any(errors[0] <= 1e-12) else -1
+        return CGResult(names, np.array(kappas), errors, exact)
