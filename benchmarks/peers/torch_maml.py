@@ -52,6 +52,18 @@ def make_torch_step(*, n_inner: int = 5, alpha: float = 0.01, first_order: bool 
     return step, batch
 
 
+def best_threads(step, batch, *, seconds: float = 2.0) -> dict:
+    """:func:`steps_per_second` with 1 and with all intra-op threads; the faster one (small
+    ops often run faster single-threaded, especially on a loaded machine)."""
+    n_all = torch.get_num_threads()
+    runs = []
+    for n in sorted({1, n_all}):
+        torch.set_num_threads(n)
+        runs.append(steps_per_second(step, batch, seconds=seconds / 2))
+    torch.set_num_threads(n_all)
+    return max(runs, key=lambda r: r["steps_per_s"])
+
+
 def steps_per_second(step, batch, *, seconds: float = 2.0, repeats: int = 3) -> dict:
     """Best-of-``repeats`` throughput over runs of about ``seconds``: wall and CPU time."""
     step(*batch)

@@ -11,8 +11,8 @@ from metatheory.claims import Verdict, claim, renders
 from metatheory.experiments import bayes as ex
 
 EXACT_TOL = 1e-12
-"""GD iterate vs MAP in float64, relative to ||theta_hat - theta_0||: at most 40 steps of O(eps)
-rounding plus one small solve with cond(Q) <~ 1e3 (see PriorConfig) stay below ~1e-13."""
+"""GD iterate vs MAP in float64, relative to ||theta_hat|| + ||theta_0||: at most 40 steps of
+O(eps) rounding plus one small solve with cond(Q) <~ 1e3 (see PriorConfig) stay below ~1e-13."""
 SLOPE_BAND = 0.1
 """Series orders: the fitted log-log slope of a truncation error may differ from its order by
 the next term's relative size, (h/2) alpha <= 0.05 on the grid; 0.1 leaves margin, and the

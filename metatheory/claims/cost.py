@@ -72,14 +72,16 @@ def check_g5(preset: str) -> Verdict:
     tn = r.time_n_inner
     t_ratio = r.times["maml"] / r.times["fomaml"]
     ok = worst <= RATIO_TOL
+    shown = sorted({0, i5, len(n) - 1})
     return Verdict(
         "G5",
         "holds" if ok else "refuted",
         predicted="FLOP ratio (3N+1)/(N+1): "
-        + ", ".join(f"{p:.3f}" for p in pred[[0, i5, -1]])
-        + f" at N = {n[0]}, {n[i5]}, {n[-1]}",
+        + ", ".join(f"{p:.3f}" for p in pred[shown])
+        + " at N = "
+        + ", ".join(str(k) for k in n[shown]),
         measured="XLA FLOP ratio "
-        + ", ".join(f"{x:.3f}" for x in ratio[[0, i5, -1]])
+        + ", ".join(f"{x:.3f}" for x in ratio[shown])
         + f"; units MAML {maml_u[-1]:.2f} (model {f['maml'](n[-1]):.0f}), FOMAML "
         f"{fo_u[-1]:.2f} (model {f['fomaml'](n[-1]):.0f}) at N = {n[-1]}; max rel. err "
         f"{worst:.3f}; wall-time ratio {t_ratio[0]:.2f}–{t_ratio[-1]:.2f} (N = {tn[0]}–{tn[-1]})",

@@ -16,7 +16,7 @@ LINEAR_TOL = 1e-10
 """Float64 matrix identities on linear regression (d x d products over N <= 10 steps), as in G1."""
 SLOPE_BAND = 0.1
 """A fitted log-log slope is accepted when its CI overlaps ``order ± 0.1``: the next-order terms
-have relative size alpha ||H|| <= 0.05 on the grids used, which bends a log-log slope by about
+have relative size N alpha ||H|| <= 0.05 on the grids used, which bends a log-log slope by about
 that much; the rejected exponents differ by 1."""
 LEVEL = 0.999
 """Confidence level of slope and mean intervals: a false alarm rate of 0.1% per interval with the
@@ -223,7 +223,7 @@ def render_g4(v: Verdict, outdir):
         f"{', '.join(str(int(k)) for k in r.ks)}",
         fontsize=8,
     )
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     report.savefig(fig, outdir, "g4-reptile-residual")
 
 

@@ -29,8 +29,8 @@ SLOPE_SYS = 0.02
 whose pre-asymptotic correction steepens a fit over 1e2..1e5 by ~0.01 (the local slope of the
 last decade is reported and is within 0.003 of −1/2); controls −1 and −1/4 are ≥ 0.2 away."""
 FLOOR_TOL = 0.15
-"""First-order floor ∝ α²(1 + O(αL)): over αL ∈ [0.01, 0.08] the O(αL) correction moves the
-fitted exponent by up to ~0.1; the control exponent 1 (floor ∝ α) is 1 away."""
+"""First-order floor = c α²(1 + O(αL)): over αL ∈ [0.01, 0.08] the O(αL) correction moves
+the fitted exponent by up to ~0.1; the control exponent 1 (floor linear in α) is 1 away."""
 CI_LEVEL_BOUND = 0.999
 """C5 compares the bound with the upper end of a 99.9% t-interval of the mean over seeds
 (false alarm ≤ 0.1% per horizon)."""
@@ -46,7 +46,7 @@ def _p(preset, quick, full):
 @claim(
     "C1",
     stem="fmo_smoothness",
-    statement="‖∇F(w)−∇F(u)‖ ≤ ((1+αL)²L + αρG′)‖w−u‖ ≤ (4L + 2ραE‖∇f_i(w)‖)‖w−u‖ for α ≤ 1/L.",
+    statement="‖∇F(w)−∇F(u)‖ ≤ ((1+αL)²L + αρG')‖w−u‖ ≤ (4L + 2ραE‖∇f_i(w)‖)‖w−u‖ for α ≤ 1/L.",
     source="Fallah, Mokhtari, Ozdaglar 2020, Lemma 4.2",
 )
 def check_c1(preset: str) -> Verdict:
@@ -142,7 +142,7 @@ def check_c2(preset: str) -> Verdict:
         "sympy difference 0",
         tolerance=f"ratio ≤ 1 + {BOUND_RTOL:g}; exact algebra",
         note="CLAIMS.md's form agrees with the recursion; G bounds ‖∇f_i‖ at the N-th "
-        "adapted point (C1's G′); here the global bound L√d is used.",
+        "adapted point (C1's G'); here the global bound L√d is used.",
         control=f"bound without the exponential, L(1+2NαL)+NαρG: exceeded ×{over.max():.1f} "
         f"(N = {r.n_inner[np.argmax(over)]})",
         control_rejected=bool(np.any(over > 1 + BOUND_RTOL)),
@@ -212,7 +212,7 @@ def check_c3(preset: str) -> Verdict:
         f"{r.bias_shared.min():.3f}–{r.bias_shared.max():.3f} (exact {exact_bias:.3f}), "
         f"bias slope {bias_fit}; independent |z| ≤ {z_ind.max():.2f}",
         tolerance=f"{LEVEL:.0%} CI on slopes; |z| ≤ {Z_BIAS} for unbiasedness",
-        control="variance slope −½ and a bias shrinking like B^{−½}: both outside their CIs",
+        control="variance slope −1/2 and a bias shrinking like B^{−1/2}: both outside their CIs",
         control_rejected=bool(rejected),
         numbers={
             "slope": fit.slope,
@@ -249,7 +249,8 @@ def render_c3(v: Verdict, outdir):
     from metatheory import report
 
     r = v.evidence
-    fig, axes = report.plt.subplots(1, 2, figsize=(8.4, 3.2))
+    fig, axes = report.plt.subplots(1, 2, figsize=(9, 3.4))
+    fig.subplots_adjust(wspace=0.35)
     ax = axes[0]
     for y, lab, col in ((r.var_indep, "independent", "C0"), (r.var_shared, "shared", "C1")):
         fit = loglog_slope(r.batch_sizes, y, level=LEVEL)
@@ -262,20 +263,22 @@ def render_c3(v: Verdict, outdir):
     ax = axes[1]
     se_i = np.linalg.norm(r.se_indep, axis=1)
     se_s = np.linalg.norm(r.se_shared, axis=1)
-    ax.errorbar(r.batch_sizes, r.bias_shared, yerr=2 * se_s, fmt="o-", label="shared batches")
-    ax.errorbar(r.batch_sizes, r.bias_indep, yerr=2 * se_i, fmt="s-", label="independent")
+    ax.errorbar(
+        r.batch_sizes, r.bias_shared, yerr=2 * se_s, fmt="o-", color="C1", label="shared batches"
+    )
+    ax.plot(r.batch_sizes, r.bias_indep, "s-", color="C0", label="independent batches")
     ax.axhline(
         np.linalg.norm(r.exact_shared - r.exact_indep),
-        color="C0",
+        color="C1",
         ls=":",
-        label="exact shared bias",
+        label="exact shared bias (quadrature)",
     )
-    ax.loglog(r.batch_sizes, se_i, "k:", lw=0.8, label="Monte Carlo s.e.")
+    ax.plot(r.batch_sizes, se_i, "k:", lw=0.8, label="Monte Carlo s.e. (independent)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("task batch $B$")
-    ax.set_ylabel(r"$\|E\hat g_B - \nabla F_K(w)\|$")
-    ax.legend(fontsize=7, loc="lower left")
+    ax.set_ylabel(r"$\|\mathrm{mean}\,\hat g_B - E\,\hat g\|$")
+    ax.legend(fontsize=7, loc="center right")
     report.savefig(fig, outdir, "c3-variance")
 
 
@@ -286,7 +289,7 @@ def render_c3(v: Verdict, outdir):
     "C4",
     stem="maml_rate",
     statement="Stochastic MAML with β = c/√T has (1/T)Σ_t E‖∇F(w_t)‖² = O(1/√T); first-order "
-    "MAML stalls at a floor ∝ α².",
+    "MAML stalls at a floor proportional to α².",
     source="Fallah, Mokhtari, Ozdaglar 2020, Theorems 4.5 (MAML) and 4.7 (FO-MAML)",
 )
 def check_c4(preset: str) -> Verdict:
@@ -302,14 +305,14 @@ def check_c4(preset: str) -> Verdict:
     return Verdict(
         "C4",
         "holds" if ok else "fails",
-        predicted="slope −½ in T; first-order floor slope 2 in α",
+        predicted="slope −1/2 in T; first-order floor slope 2 in α",
         measured=f"slope {fit} over T = 1e2..1e5 ({r.avg_sq.shape[1]} seeds), last decade "
         f"{local:.3f}; FO floor slope {fo}",
         tolerance=f"{LEVEL:.0%} CI ± {SLOPE_SYS} (pre-asymptotic); floor ±{FLOOR_TOL}",
-        control="slopes −1 and −¼ outside the interval; floor ∝ α (slope 1) rejected",
+        control="slopes −1 and −1/4 outside the interval; a floor linear in α (slope 1) rejected",
         control_rejected=bool(rejected),
         note=f"The 95% CI alone [{fit.ci_low:.4f}, {fit.ci_high:.4f}] "
-        f"{'contains' if fit.contains(-0.5) else 'excludes'} −½: the fit over 1e2..1e5 is "
+        f"{'contains' if fit.contains(-0.5) else 'excludes'} −1/2: the fit over 1e2..1e5 is "
         f"slightly steeper (pre-asymptotic), the last decade gives {local:.4f}. FO floor "
         f"slope CI [{fo.ci_low:.3f}, {fo.ci_high:.3f}] (O(αL) corrections).",
         numbers={
@@ -342,7 +345,8 @@ def render_c4(v: Verdict, outdir):
     means = r.avg_sq.mean(axis=1)
     cis = [mean_ci(a, level=LEVEL) for a in r.avg_sq]
     fit = loglog_slope(r.horizons, means, level=LEVEL)
-    fig, axes = report.plt.subplots(1, 2, figsize=(8.4, 3.2))
+    fig, axes = report.plt.subplots(1, 2, figsize=(9, 3.4))
+    fig.subplots_adjust(wspace=0.35)
     ax = axes[0]
     ax.errorbar(
         r.horizons,
@@ -360,7 +364,7 @@ def render_c4(v: Verdict, outdir):
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("horizon $T$ ($\\beta = c/\\sqrt{T}$)")
-    ax.set_ylabel(r"$\frac{1}{T}\sum_t\|\nabla F(w_t)\|^2$")
+    ax.set_ylabel(r"$T^{-1}\sum_t\|\nabla F(w_t)\|^2$")
     ax.legend(fontsize=7, loc="lower left")
     ax = axes[1]
     fo = loglog_slope(r.fo_alpha, r.fo_floor, level=LEVEL)
@@ -374,6 +378,8 @@ def render_c4(v: Verdict, outdir):
         label=r"control $\propto\alpha$",
     )
     ax.set_xlabel(r"inner step $\alpha$")
+    ax.xaxis.set_minor_formatter(report.plt.NullFormatter())
+    ax.set_xticks(r.fo_alpha, [f"{a:g}" for a in r.fo_alpha])
     ax.set_ylabel(r"$\|\nabla F(w_{FO})\|^2$")
     ax.legend(fontsize=7, loc="upper left")
     report.savefig(fig, outdir, "c4-rate")
@@ -385,7 +391,7 @@ def render_c4(v: Verdict, outdir):
 @claim(
     "C5",
     stem="fmo_step_rule",
-    statement="With β_k = 1/(12 L̃(w_k)) and FMO's batch conditions, (1/T)Σ E‖∇F(w_k)‖² stays "
+    statement="With β_k = 1/(12 L(w_k)) and FMO's batch conditions, (1/T)Σ E‖∇F(w_k)‖² stays "
     "below the evaluated descent-lemma bound.",
     source="Fallah, Mokhtari, Ozdaglar 2020, Theorem 4.5 (step rule, batch conditions)",
 )
@@ -406,7 +412,8 @@ def check_c5(preset: str) -> Verdict:
     return Verdict(
         "C5",
         "holds" if ok else "fails",
-        predicted="measured ≤ 2Δ/(β_min T) + L_F β_max² σ²/β_min; β_k ∈ [β_min, β_max]",
+        predicted="measured ≤ 2(F(w_0)−inf F)/(β_min T) + L_F β_max² σ²/β_min; "
+        "β_k ∈ [β_min, β_max]",
         measured=f"measured {', '.join(f'{m:.3g}' for m in means)} vs bound "
         f"{', '.join(f'{b:.3g}' for b in r.bound)} (T = "
         f"{', '.join(f'{int(t)}' for t in r.horizons)}); slack ×{slack.min():.1f}–"
@@ -425,7 +432,7 @@ def check_c5(preset: str) -> Verdict:
             "betamax": r.beta_max,
             "betamean": float(r.beta_mean[-1]),
             "teststep": r.step_test,
-            "horizon": int(r.horizons[-1]),
+            "horizon": f"{int(r.horizons[-1])}",
             "sigmabound": r.sigma2_bound,
             "Dhmin": int(r.conditions["Dh"][1]),
         },
@@ -441,7 +448,7 @@ def render_c5(v: Verdict, outdir):
     means = r.avg_sq.mean(axis=1)
     fig, ax = report.plt.subplots(figsize=(5, 3.2))
     ax.loglog(r.horizons, r.bound, "k-o", label="bound (known constants)")
-    ax.loglog(r.horizons, means, "C0-s", label=r"measured $\frac{1}{T}\sum_k\|\nabla F(w_k)\|^2$")
+    ax.loglog(r.horizons, means, "C0-s", label=r"measured $T^{-1}\sum_k\|\nabla F(w_k)\|^2$")
     ax.loglog(r.horizons, r.deterministic, "r--x", label="control: variance term dropped")
     ax.set_xlabel("iterations $T$")
     ax.set_ylabel("average squared gradient norm")

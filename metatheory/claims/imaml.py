@@ -181,7 +181,7 @@ def render_g7(v: Verdict, outdir):
             ks, np.maximum(e, 1e-17), "o-", ms=3, color=f"C{i}", label=f"{name} (κ={k:.3g})"
         )
         ax.semilogy(ks, 2 * _rate(k) ** ks, ":", color=f"C{i}", lw=1)
-    ax.semilogy([], [], "k:", label=r"bound $2\,((\sqrt\kappa-1)/(\sqrt\kappa+1))^k$")
+    ax.semilogy([], [], "k:", label=r"bound $2\,((\sqrt{\kappa}-1)/(\sqrt{\kappa}+1))^k$")
     ax.set_ylim(1e-17, 10)
     ax.set_xlabel("CG iteration $k$")
     ax.set_ylabel(r"$\|x_k-x^*\|_A / \|x_0-x^*\|_A$")

@@ -238,6 +238,10 @@ def render_g9(v: Verdict, outdir):
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / "g9-results.tex").write_text(latex_table(r))
+    # the throughput table written by benchmarks/throughput.py, when it has been run
+    bench = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "throughput.tex"
+    if bench.is_file():
+        (outdir / "g9-throughput.tex").write_text(bench.read_text())
     ks = [int(k) for k in r.k_shots]
 
     # tasks sampled from the family

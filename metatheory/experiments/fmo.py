@@ -570,7 +570,7 @@ class FmoConfig:
 
 
 FMO_QUICK = FmoConfig()
-FMO_FULL = FmoConfig(n_seeds=256, horizons=(1000, 10000, 100000))
+FMO_FULL = FmoConfig(n_seeds=128, horizons=(1000, 3000, 10000, 30000))
 
 
 @dataclass

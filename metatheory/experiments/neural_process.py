@@ -227,12 +227,11 @@ class NPRunConfig:
 
 QUICK = NPRunConfig()
 FULL = NPRunConfig(
-    steps=20000,
-    batch=32,
+    steps=8000,
     hidden=64,
     lr=2e-3,
     n_eval_tasks=512,
-    n_windows=100,
+    n_windows=80,
     n_is=1024,
     n_elbo=1024,
     n_pred_samples=128,
@@ -261,6 +260,7 @@ class NPResult:
     band_ctx: np.ndarray = None  # (band_tasks, n_context_max, 2) context points
     band_tgt: np.ndarray = None  # (band_tasks, n_eval_targets, 2)
     train_seconds: dict = None
+    band_n: np.ndarray = None  # the context sizes of the bands
 
 
 def _masks(n_context_max, sizes):
@@ -468,4 +468,5 @@ def neural_processes(config: NPRunConfig, key: jax.Array) -> NPResult:
         np.stack([np.asarray(xc[: c.band_tasks, :, 0]), np.asarray(yc[: c.band_tasks, :, 0])], -1),
         np.stack([np.asarray(xt[: c.band_tasks, :, 0]), np.asarray(yt[: c.band_tasks, :, 0])], -1),
         secs,
+        np.array(c.band_context),
     )

@@ -151,7 +151,8 @@ def latex_bounds() -> str:
     r"""Both bounds as one LaTeX display line (display forms checked against the derivations)."""
     x = sp.Symbol("x")  # stands for alpha L in the display
     gen, (psd, _) = derive_general_bound(), derive_psd_bound()
-    shown_gen, shown_psd = ((1 + x) ** N - 1) * G, (1 - (1 - x) ** N) * G
+    shown_gen = sp.Mul(G, sp.Add((1 + x) ** N, -1, evaluate=False), evaluate=False)
+    shown_psd = (1 - (1 - x) ** N) * G
     _same(gen, shown_gen.subs(x, alpha * L))
     _same(psd, shown_psd.subs(x, alpha * L))
     names = {x: r"\alpha L"}
@@ -167,10 +168,11 @@ def latex_bounds() -> str:
 def latex_step_size_gradient() -> str:
     r""":math:`\partial L_Q(\theta_N)/\partial\alpha` of the 1-D quadratic (G8) as LaTeX."""
     _, closed = derive_step_size_gradient()
-    r, tn = sp.symbols("r theta_N")
-    shown = -N * a * r ** (N - 1) * (theta0 - b) * c * (tn - d)
-    _same(closed, shown.subs({tn: derive_quadratic()["theta_N"], r: 1 - alpha * a}))
-    names = {r: r"(1-\alpha a)", tn: r"\theta_N", theta0: r"\theta_0"}
+    r, tn, u, w = sp.symbols("r theta_N u w")
+    shown = -N * a * c * r ** (N - 1) * u * w
+    theta_n = derive_quadratic()["theta_N"]
+    _same(closed, shown.subs({u: theta0 - b, w: tn - d}).subs({tn: theta_n, r: 1 - alpha * a}))
+    names = {r: r"(1-\alpha a)", u: r"(\theta_0 - b)", w: r"(\theta_N - d)"}
     return (
         r"\frac{\partial L_Q(\theta_N)}{\partial\alpha} = "
         + sp.latex(shown, symbol_names=names)
