@@ -196,7 +196,14 @@ def latex_table(res: dict) -> str:
                 f"torch.func {m} & per-call & {t['steps_per_s']:.0f} & "
                 f"{t['steps_per_cpu_s']:.0f} & -- & -- \\\\"
             )
-    lines += [r"\bottomrule", r"\end{tabular}"]
+    load = ", ".join(f"{x:.1f}" for x in res["load_avg"])
+    lines += [
+        r"\midrule",
+        rf"\multicolumn{{6}}{{@{{}}l}}{{\footnotesize matmul peak {res['matmul_peak_gflops']:.0f}"
+        rf" GFLOP/s; {res['cpus']} CPUs, load average {load} during the run}} \\",
+        r"\bottomrule",
+        r"\end{tabular}",
+    ]
     return "\n".join(lines) + "\n"
 
 

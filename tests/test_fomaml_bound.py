@@ -99,6 +99,9 @@ def test_broadcasting_and_edges():
     assert fomaml_bias_bound(0.1, 0.0, 3.0, 4) == 0.0
     assert fomaml_bias_bound(0.1, 2.0, 0.0, 4) == 0.0
     assert fomaml_bias_bound(1e-12, 1.0, 1.0, 3) == pytest.approx(3e-12, rel=1e-9)
+    assert fomaml_bias_bound(1.0, 1e3, 1.0, 1000) == np.inf  # overflows to inf, never NaN
+    assert fomaml_bias_bound(1.0, 1e3, 0.0, 1000) == 0.0
+    assert fomaml_bias_bound(0.1, 1.0, 1.0, 2, psd=1) == fomaml_bias_bound(0.1, 1.0, 1.0, 2, True)
 
 
 @pytest.mark.parametrize(

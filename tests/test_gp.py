@@ -40,35 +40,47 @@ def test_predictive_matches_numpy(n, ell, noise, xs, ys):
         np.testing.assert_allclose(var, rv, rtol=1e-9, atol=1e-12)
 
 
+_sample = jax.jit(gp.sample_tasks, static_argnums=(1, 2, 3))
+
+
+@jax.jit
+def _prior_and_masks(x, y, ell):
+    kw = {"variance": 2.0, "noise": 0.3}
+    return (
+        gp.posterior_predictive(x[:0], y[:0], x, ell, **kw),
+        gp.posterior_predictive(x, y, x, ell, mask=jnp.arange(12) < 0, **kw),
+        gp.posterior_predictive(x[:5], y[:5], x[8:], ell),
+        gp.posterior_predictive(x, y, x[8:], ell, mask=jnp.arange(12) < 5),
+    )
+
+
 def test_empty_context_is_the_prior_and_mask_matches_slice():
     with jax.enable_x64(True):
-        x, y, ell = gp.sample_tasks(jax.random.key(0), 1, 12)
-        x, y, ell = x[0], y[0], ell[0]
-        m, v = gp.posterior_predictive(x[:0], y[:0], x, ell, variance=2.0, noise=0.3)
+        x, y, ell = _sample(jax.random.key(0), 1, 12, gp.DEFAULT)
+        (m, v), (m2, v2), a, b = _prior_and_masks(x[0], y[0], ell[0])
         np.testing.assert_allclose(m, 0.0)
         np.testing.assert_allclose(v, 2.09)
-        mask = jnp.arange(12) < 0
-        m2, v2 = gp.posterior_predictive(x, y, x, ell, variance=2.0, noise=0.3, mask=mask)
         np.testing.assert_allclose(m2, 0.0, atol=1e-15)
         np.testing.assert_allclose(v2, 2.09, rtol=1e-13)
-        mask = jnp.arange(12) < 5
-        a = gp.posterior_predictive(x[:5], y[:5], x[8:], ell, mask=None)
-        b = gp.posterior_predictive(x, y, x[8:], ell, mask=mask)
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+@jax.jit
+def _one_target(x, y, ell):
+    lp = gp.log_predictive_density(x[:8], y[:8], x[8:], y[8:], ell)
+    return lp[0], gp.joint_log_predictive_density(x[:8], y[:8], x[8:], y[8:], ell)
 
 
 def test_joint_density_of_one_target_is_the_marginal():
     with jax.enable_x64(True):
-        x, y, ell = gp.sample_tasks(jax.random.key(1), 1, 9)
-        x, y = x[0], y[0]
-        lp = gp.log_predictive_density(x[:8], y[:8], x[8:], y[8:], ell[0])
-        jl = gp.joint_log_predictive_density(x[:8], y[:8], x[8:], y[8:], ell[0])
-        np.testing.assert_allclose(jl, lp[0], rtol=1e-12)
+        x, y, ell = _sample(jax.random.key(1), 1, 9, gp.DEFAULT)
+        lp, jl = _one_target(x[0], y[0], ell[0])
+        np.testing.assert_allclose(jl, lp, rtol=1e-12)
 
 
 def test_sample_tasks_shapes_and_lengthscale_range():
     fam = gp.GPFamily(lengthscale_range=(0.3, 0.5))
-    x, y, ell = gp.sample_tasks(jax.random.key(2), 7, 11, fam)
+    x, y, ell = _sample(jax.random.key(2), 7, 11, fam)
     assert x.shape == y.shape == (7, 11, 1) and ell.shape == (7,)
     assert np.all((np.asarray(ell) >= 0.3) & (np.asarray(ell) <= 0.5))
     assert np.all(np.abs(np.asarray(x)) <= 2.0)
@@ -81,29 +93,40 @@ def test_gaussian_kl_closed_form():
     assert float(npl.gaussian_kl(mu_q, s_q, mu_q, s_q)) == pytest.approx(0.0, abs=1e-7)
 
 
-def test_cnp_is_invariant_to_context_order_and_masked_points():
-    cfg = npl.NPConfig(hidden=8, r_dim=8)
-    p = npl.init_cnp(jax.random.key(3), cfg)
-    x, y, _ = gp.sample_tasks(jax.random.key(4), 1, 10)
+@jax.jit
+def _cnp_three_ways(key):
+    p = npl.init_cnp(key, npl.NPConfig(hidden=8, r_dim=8))
+    x, y, _ = gp.sample_tasks(jax.random.fold_in(key, 1), 1, 10)
     x, y = x[0], y[0]
     mask = jnp.arange(10) < 6
-    a = npl.cnp_predict(p, x, y, mask, x[6:])
     perm = jnp.array([5, 3, 1, 0, 2, 4, 6, 7, 8, 9])
-    b = npl.cnp_predict(p, x[perm], y[perm], mask, x[6:])
-    c = npl.cnp_predict(p, x[:6], y[:6], jnp.ones(6, bool), x[6:])
+    return (
+        npl.cnp_predict(p, x, y, mask, x[6:]),
+        npl.cnp_predict(p, x[perm], y[perm], mask, x[6:]),
+        npl.cnp_predict(p, x[:6], y[:6], jnp.ones(6, bool), x[6:]),
+    )
+
+
+def test_cnp_is_invariant_to_context_order_and_masked_points():
+    a, b, c = _cnp_three_ways(jax.random.key(3))
     np.testing.assert_allclose(a, b, rtol=1e-5)
     np.testing.assert_allclose(a, c, rtol=1e-5)
 
 
-def test_importance_sampled_likelihood_is_above_the_elbo():
-    """E log p̂_K ≥ ELBO (Burda et al. 2016), here with K = 256 against the averaged bound."""
-    cfg = npl.NPConfig(hidden=8, r_dim=8, z_dim=3)
-    p = npl.init_lnp(jax.random.key(5), cfg)
-    x, y, _ = gp.sample_tasks(jax.random.key(6), 1, 12)
+@jax.jit
+def _bound_and_is(key):
+    p = npl.init_lnp(key, npl.NPConfig(hidden=8, r_dim=8, z_dim=3))
+    x, y, _ = gp.sample_tasks(jax.random.fold_in(key, 1), 1, 12)
     x, y = x[0], y[0]
     ctx, tgt = jnp.arange(12) < 4, jnp.arange(12) >= 4
-    elbo = npl.lnp_elbo(p, jax.random.key(7), x, y, ctx, tgt, n_samples=2048)
-    ll = npl.lnp_log_likelihood_is(p, jax.random.key(8), x, y, ctx, tgt, n_samples=256)
+    elbo = npl.lnp_elbo(p, jax.random.fold_in(key, 2), x, y, ctx, tgt, n_samples=2048)
+    ll = npl.lnp_log_likelihood_is(p, jax.random.fold_in(key, 3), x, y, ctx, tgt, n_samples=256)
+    return elbo, ll
+
+
+def test_importance_sampled_likelihood_is_above_the_elbo():
+    """E log p̂_K ≥ ELBO (Burda et al. 2016), here with K = 256 against the averaged bound."""
+    elbo, ll = _bound_and_is(jax.random.key(5))
     assert float(ll) > float(elbo)
 
 

@@ -19,7 +19,9 @@ from torch.func import functional_call, grad, vmap
 def make_torch_step(*, n_inner: int = 5, alpha: float = 0.01, first_order: bool = False):
     """``(step, batch)``: ``step(*batch)`` runs one meta-step in place and returns the loss."""
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(1, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(), nn.Linear(40, 1))
+    model = nn.Sequential(
+        nn.Linear(1, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(), nn.Linear(40, 1)
+    )
     params = dict(model.named_parameters())
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
@@ -81,4 +83,8 @@ def steps_per_second(step, batch, *, seconds: float = 2.0, repeats: int = 3) -> 
             step(*batch)
         wall.append(n / (time.perf_counter() - t))
         cpu.append(n / max(time.process_time() - c, 1e-9))
-    return {"steps_per_s": max(wall), "steps_per_cpu_s": max(cpu), "threads": torch.get_num_threads()}
+    return {
+        "steps_per_s": max(wall),
+        "steps_per_cpu_s": max(cpu),
+        "threads": torch.get_num_threads(),
+    }

@@ -32,7 +32,9 @@ def fomaml_bias_bound(alpha, L, G, n_steps, psd=False):
     L = np.asarray(check("L", L, low=0.0, **fin), np.float64)
     G = np.asarray(check("G", G, low=0.0, **fin), np.float64)
     n = np.asarray(check("n_steps", n_steps, low=1, integer=True, **fin), np.float64)
-    if not isinstance(psd, bool | np.bool_):
+    if isinstance(psd, bool | np.bool_) or (isinstance(psd, int | np.integer) and psd in (0, 1)):
+        psd = bool(psd)
+    else:
         raise ValueError(f"psd must be a bool, got {psd!r}")
     x = alpha * L
     if psd:
@@ -40,8 +42,8 @@ def fomaml_bias_bound(alpha, L, G, n_steps, psd=False):
         with np.errstate(divide="ignore"):  # alpha L = 1: log1p(-1) = -inf, factor 1
             factor = -np.expm1(n * np.log1p(-x))
     else:
-        factor = np.expm1(n * np.log1p(x))
-    out = factor * G
-    if not np.all(np.isfinite(out)):
-        raise ValueError("the bound overflows float64 for these alpha, L, n_steps")
+        with np.errstate(over="ignore"):  # astronomically large bounds become inf, not an error
+            factor = np.expm1(n * np.log1p(x))
+    with np.errstate(invalid="ignore"):
+        out = np.where(G == 0, 0.0, factor * G)  # G = 0: no query gradient, no bias (not inf*0)
     return out[()] if out.ndim == 0 else out

@@ -60,5 +60,8 @@ def grant_prior_covariance(H, alpha, n_steps):
     ell, O = np.linalg.eigh(H)
     check("eigenvalues of H", ell, low=0.0, low_open=True)
     check("alpha * eigenvalues of H", alpha * ell, low=0.0, high=1.0, low_open=True, high_open=True)
-    q = np.expm1(-n * np.log1p(-alpha * ell)) / ell  # ((1 - a ell)^-N - 1) / ell
+    with np.errstate(over="ignore"):
+        q = np.expm1(-n * np.log1p(-alpha * ell)) / ell  # ((1 - a ell)^-N - 1) / ell
+    if not np.all(np.isfinite(q)):
+        raise ValueError("n_steps too large: the prior covariance overflows float64")
     return (O * q[..., None, :]) @ np.swapaxes(O, -1, -2)

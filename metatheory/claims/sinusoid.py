@@ -107,7 +107,7 @@ def check_g9(preset: str) -> Verdict:
     )
     pooled, zero = pooled_optimum()
 
-    numbers = {"neval": r.mse.shape[-1], "iters": r.n_iters, "pooled": pooled, "zero": zero}
+    numbers = {"neval": r.mse.shape[-1], "iters": f"{r.n_iters:,}", "pooled": pooled, "zero": zero}
     for ik, k in enumerate(ks):
         for im, m in enumerate(r.models):
             for s in (0, *CHECK_STEPS):

@@ -177,14 +177,18 @@ def compiled_stats(fn, *args) -> dict:
     }
 
 
-def _median_time(compiled, args, repeats: int) -> float:
-    jax.block_until_ready(compiled(*args))  # warm-up
-    ts = []
+def _round_robin_times(compiled: dict, args, repeats: int) -> dict:
+    """Wall time of each compiled program, run in turn ``repeats`` times (so that the load of a
+    shared machine falls on all of them alike): ``{name: array of seconds}``."""
+    for c in compiled.values():
+        jax.block_until_ready(c(*args))  # warm-up
+    out = {k: [] for k in compiled}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts))
+        for k, c in compiled.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(c(*args))
+            out[k].append(time.perf_counter() - t0)
+    return {k: np.array(v) for k, v in out.items()}
 
 
 def _setup(config: CostConfig, key):
@@ -220,6 +224,7 @@ class CostResult:
     time_n_inner: np.ndarray
     time_unit: float  # median wall time of the SGD step (s)
     times: dict  # variant -> median wall time per N in time_n_inner ("maml", "fomaml")
+    time_ratio: np.ndarray  # median over rounds of t_MAML / t_FOMAML, per N in time_n_inner
     slope_maml: stats.SlopeFit  # FLOPs / unit against N
     slope_fomaml: stats.SlopeFit
     n_params: int
@@ -233,16 +238,16 @@ def cost_sweep(config: CostConfig, key: jax.Array) -> CostResult:
     flops = {v: np.array([_stats(c, key, v, n)["flops"] for n in ns]) for v in ("maml", "fomaml")}
     flops["maml_ckpt"] = np.array([_stats(c, key, "maml_ckpt", n)["flops"] for n in ns])
     args = _setup(c, key)
-    t_unit = _median_time(sgd["compiled"], args, c.time_repeats)
-    times = {
-        v: np.array(
-            [
-                _median_time(_stats(c, key, v, n)["compiled"], args, c.time_repeats)
-                for n in c.time_n_inner
-            ]
-        )
-        for v in ("maml", "fomaml")
-    }
+    times = {"maml": [], "fomaml": [], "sgd": []}
+    t_ratio = []
+    for n in c.time_n_inner:
+        progs = {v: _stats(c, key, v, n)["compiled"] for v in ("maml", "fomaml")}
+        ts = _round_robin_times({**progs, "sgd": sgd["compiled"]}, args, c.time_repeats)
+        for k in times:
+            times[k].append(float(np.median(ts[k])))
+        t_ratio.append(float(np.median(ts["maml"] / ts["fomaml"])))
+    t_unit = float(np.median(times.pop("sgd")))
+    times = {k: np.array(v) for k, v in times.items()}
     u = sgd["flops"]
     return CostResult(
         ns,
@@ -251,6 +256,7 @@ def cost_sweep(config: CostConfig, key: jax.Array) -> CostResult:
         np.array(c.time_n_inner),
         t_unit,
         times,
+        np.array(t_ratio),
         stats.linear_fit(ns, flops["maml"] / u),
         stats.linear_fit(ns, flops["fomaml"] / u),
         int(ravel_pytree(args[0])[0].size),

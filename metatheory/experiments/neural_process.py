@@ -217,7 +217,7 @@ class NPRunConfig:
     last_segment: int = 15  # n >= 15: the per-point gain must have flattened
     n_pred_samples: int = 32  # z draws for the LNP's marginal predictive
     elbo_context: int = 10
-    n_is: int = 128  # importance samples for the LNP log-likelihood
+    n_is: int = 128  # importance samples for the LNP log-likelihood (tasks: multiple of 16)
     n_elbo: int = 128  # samples for the ELBO's expectation
     wrong_lengthscale_factor: float = 3.0  # the control GP oversmooths
     band_tasks: int = 3  # held-out tasks drawn with predictive bands
@@ -304,8 +304,13 @@ def _eval_nll(model, params, key, xc, yc, xt, yt, masks):
         return -jnp.mean(lp)
 
     over_masks = jax.vmap(one, (None, None, None, None, None, 0))
+    over_tasks = jax.vmap(over_masks, (0, 0, 0, 0, 0, None))
     keys = jax.random.split(key, xc.shape[0])
-    return jax.vmap(over_masks, (0, 0, 0, 0, 0, None))(keys, xc, yc, xt, yt, masks)
+    split = lambda v: v.reshape(-1, 16, *v.shape[1:])  # chunks of 16 tasks bound the memory
+    out = jax.lax.map(
+        lambda a: over_tasks(*a, masks), tuple(split(v) for v in (keys, xc, yc, xt, yt))
+    )
+    return out.reshape(xc.shape[0], masks.shape[0])
 
 
 @partial(jax.jit, static_argnums=(6, 7))
@@ -365,12 +370,20 @@ def _lnp_bounds(params, c, key, x, y, ell):
         )
     )
     nt = c.n_eval_targets
-    return (
-        el(keys[:, 0], x, y) / nt,
-        lk(keys[:, 0], x, y) / nt,
-        ll(keys[:, 1], x, y) / nt,
-        gpj(x, y, ell) / nt,
-    )
+
+    def one(args):  # lax.map over chunks of tasks bounds the memory of n_is samples
+        k, a, b, li = args
+        return (
+            el(k[:, 0], a, b) / nt,
+            lk(k[:, 0], a, b) / nt,
+            ll(k[:, 1], a, b) / nt,
+            gpj(a, b, li) / nt,
+        )
+
+    chunk = 16
+    split = lambda v: v.reshape(-1, chunk, *v.shape[1:])
+    out = jax.lax.map(one, tuple(split(v) for v in (keys, x, y, ell)))
+    return tuple(o.reshape(-1) for o in out)
 
 
 def neural_processes(config: NPRunConfig, key: jax.Array) -> NPResult:

@@ -224,7 +224,7 @@ def run(config: SinusoidConfig, key: jax.Array) -> SinusoidResult:
 
     mse, mse_null, curves, ex_pred = [], [], [], []
     sens = None
-    for ik, k in enumerate(c.k_shots):
+    for k in c.k_shots:
         kk = jax.random.fold_in(k_train, k)
         params, curve = {}, {}
         params["untrained"] = finn_init(jax.random.fold_in(kk, 0), c.sizes)
@@ -241,7 +241,7 @@ def run(config: SinusoidConfig, key: jax.Array) -> SinusoidResult:
             params[method], curve[method] = train_meta(
                 c, jax.random.fold_in(kk, 3 + j), k, method, n_in, c.n_iters
             )
-        ev = lambda p, kk_=k_eval: _evaluate_jit(
+        ev = lambda p, kk_=k_eval, k=k: _evaluate_jit(
             p, kk_, k, c.n_eval, c.n_query_eval, c.alpha, n_steps
         )
         mse.append(np.stack([np.asarray(ev(params[m])) for m in MODELS]))

@@ -93,11 +93,13 @@ def derive_unrolled():
 
 
 def latex_imaml() -> str:
-    """The Jacobian and the meta-gradient of iMAML as one LaTeX line."""
+    """The Jacobian and the meta-gradient of iMAML as one LaTeX line (matrix notation, after
+    checking the derivation)."""
     jac, claimed = derive_jacobian_scalar()
-    assert sp.simplify(jac - claimed) == 0  # derived, then printed in matrix notation
+    if sp.simplify(jac - claimed) != 0:
+        raise RuntimeError("implicit differentiation does not give (1 + H/lambda)^{-1}")
     return (
         r"\frac{d\phi^*}{d\theta} = \Big(I + \frac{H}{\lambda}\Big)^{-1},\qquad "
         r"g_{\mathrm{iMAML}} = \Big(I + \frac{H}{\lambda}\Big)^{-1}\nabla L_Q(\phi^*),\qquad "
-        r"\|x_k-x^*\|_A \le 2\Big(\frac{\sqrt\kappa-1}{\sqrt\kappa+1}\Big)^k\|x_0-x^*\|_A"
+        r"H = \nabla^2 L_S(\phi^*)"
     )

@@ -1,5 +1,5 @@
 """Task families: linear-regression / quadratic tasks (closed forms) and Finn's sinusoids."""
 
-from metatheory.tasks import linear, sinusoid
+from metatheory.tasks import circular, linear, sinusoid
 
-__all__ = ["linear", "sinusoid"]
+__all__ = ["circular", "linear", "sinusoid"]
