@@ -109,6 +109,7 @@ def check_g5(preset: str) -> Verdict:
             "slopefo": r.slope_fomaml.slope,
             "slopefolo": r.slope_fomaml.ci_low,
             "slopefohi": r.slope_fomaml.ci_high,
+            "hvpunits": r.slope_maml.slope - r.slope_fomaml.slope,
             "timeratioone": t_ratio[0],
             "timeratiomax": t_ratio[-1],
             "timenmax": int(tn[-1]),
@@ -242,6 +243,10 @@ def check_g6(preset: str) -> Verdict:
     # control: the same criteria with the roles swapped must fail
     control_rejected = abs(slope["maml"]) > FLAT_FRAC and slope["fomaml"] < GROW_FRAC
     crossover = (t["imaml"][-1] - t["maml"][tail][0]) / r.slopes["maml"].slope + n[tail][0]
+    static = ""
+    if "imaml_static" in t and np.any(np.isfinite(t["imaml_static"])):
+        same = np.nanmax(np.abs(t["imaml_static"] - t["imaml"])) == 0
+        static = f"; iMAML compiled with constant N: {'same' if same else 'different'} memory"
     return Verdict(
         "G6",
         verdict,
@@ -251,7 +256,7 @@ def check_g6(preset: str) -> Verdict:
         f"{slope['imaml']:.3f}, scan {slope['maml_scan']:.2f}, scan+checkpoint "
         f"{slope['maml_scan_ckpt']:.3f}, unrolled+checkpoint {slope['maml_ckpt']:.2f}; "
         f"checkpoint saving at N = {n[-1]}: {100 * save_scan:.0f}% (scan), "
-        f"{100 * save_unrolled:.1f}% (unrolled)",
+        f"{100 * save_unrolled:.1f}% (unrolled)" + static,
         tolerance=f"flat ≤ {FLAT_FRAC:g}, growing ≥ {GROW_FRAC:g} copies/step; linear to "
         f"{LINEAR_TOL:g}; saving ≥ {CKPT_MIN:g}",
         control=f"swapped roles: MAML flat? slope {slope['maml']:.2f} > {FLAT_FRAC:g}; FOMAML "

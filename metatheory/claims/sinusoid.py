@@ -26,6 +26,8 @@ PUBLISHED_MAML = (0.67, 0.38, 0.35)
 PUBLISHED_PRETRAINED = (2.41, 2.23, 2.19)
 """Finn et al. (2017), App. C.1: the pretrained baseline after 1 / 5 / 10 steps."""
 KEY = 9
+DIVERGED = 1e3
+"""An MSE above this (300 times the zero predictor's 4.25) means the adaptation blew up."""
 
 
 def _preset(preset):
@@ -112,9 +114,12 @@ def check_g9(preset: str) -> Verdict:
         for im, m in enumerate(r.models):
             for s in (0, *CHECK_STEPS):
                 c = mean_ci(r.mse[ik, im, s], level=LEVEL)
-                numbers[f"{m}k{k}s{s}"] = c.mean
-                numbers[f"{m}k{k}s{s}lo"] = c.low
-                numbers[f"{m}k{k}s{s}hi"] = c.high
+                finite = bool(np.all(np.isfinite([c.mean, c.low, c.high])))
+                numbers[f"{m}k{k}s{s}"] = c.mean if finite else "diverged"
+                numbers[f"{m}k{k}s{s}lo"] = c.low if finite else "diverged"
+                numbers[f"{m}k{k}s{s}hi"] = c.high if finite else "diverged"
+            # tasks whose adaptation blew up (Meta-SGD's learned steps applied past training N)
+            numbers[f"{m}k{k}diverged"] = float(np.mean(~(r.mse[ik, im, -1] < DIVERGED)))
     sens = [mean_ci(r.sens_mse[s], level=LEVEL) for s in range(r.sens_mse.shape[0])]
     for s in range(1, len(sens)):
         numbers[f"sensn{s}"] = sens[s].mean
@@ -165,6 +170,7 @@ LABELS = {
     "maml": "MAML",
     "fomaml": "first-order MAML",
     "reptile": "Reptile",
+    "metasgd": "Meta-SGD",
 }
 COLORS = {
     "untrained": "0.6",
@@ -173,6 +179,7 @@ COLORS = {
     "maml": "tab:blue",
     "fomaml": "tab:green",
     "reptile": "tab:purple",
+    "metasgd": "tab:olive",
 }
 
 
@@ -190,7 +197,10 @@ def latex_table(r: ex.SinusoidResult) -> str:
             cells = []
             for s in steps:
                 c = mean_ci(r.mse[ik, im, s], level=LEVEL)
-                cells.append(f"{c.mean:.2f} {{\\scriptsize[{c.low:.2f}, {c.high:.2f}]}}")
+                if np.isfinite(c.high) and c.high < DIVERGED:
+                    cells.append(f"{c.mean:.2f} {{\\scriptsize[{c.low:.2f}, {c.high:.2f}]}}")
+                else:
+                    cells.append("diverges")
             name = r"\textbf{MAML}" if m == "maml" else LABELS[m]
             lines.append(f"{k if im == 0 else ''} & {name} & " + " & ".join(cells) + r" \\")
         if ik < len(r.k_shots) - 1:
@@ -303,10 +313,10 @@ def render_g9(v: Verdict, outdir):
         for im, m in enumerate(r.models):
             cis = [mean_ci(r.mse[ik, im, s], level=LEVEL) for s in steps]
             mean = np.array([c.mean for c in cis])
-            ax.plot(steps, mean, "o-", ms=2.5, color=COLORS[m], lw=1.1, label=LABELS[m])
-            ax.fill_between(
-                steps, [c.low for c in cis], [c.high for c in cis], color=COLORS[m], alpha=0.2
-            )
+            lo, hi = np.array([c.low for c in cis]), np.array([c.high for c in cis])
+            ok = np.isfinite(hi) & (hi < DIVERGED)  # Meta-SGD's curve stops where it blows up
+            ax.plot(steps[ok], mean[ok], "o-", ms=2.5, color=COLORS[m], lw=1.1, label=LABELS[m])
+            ax.fill_between(steps[ok], lo[ok], hi[ok], color=COLORS[m], alpha=0.2)
         if ks[ik] == PUBLISHED_K:
             ax.plot(CHECK_STEPS, PUBLISHED_MAML, "k*", ms=7, label="published MAML")
             ax.plot(CHECK_STEPS, PUBLISHED_PRETRAINED, "kx", ms=6, label="published pretrained")

@@ -17,6 +17,7 @@ Errors are relative, :math:`\|a-b\|/\|b\|`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -26,7 +27,7 @@ from jax.flatten_util import ravel_pytree
 from metatheory import nets
 from metatheory.autodiff import dense_hessian
 from metatheory.experiments.maml import rel_err
-from metatheory.learners.imaml import imaml_meta_gradient, proximal_solve
+from metatheory.learners.imaml import imaml_meta_gradient
 from metatheory.tasks import linear, sinusoid
 
 __all__ = [
@@ -78,6 +79,18 @@ def tanh_mse(params, x, y):
     return jnp.mean((_tanh_apply(params, x) - y) ** 2)
 
 
+@jax.jit
+def _tanh_hessian(phi, x, y):
+    """Dense Hessian of :func:`tanh_mse` at ``phi`` (compiled once per shape)."""
+    return dense_hessian(lambda p: tanh_mse(p, x, y), phi)
+
+
+def _phi_star(loss_fn, theta, support, query, lam):
+    """The proximal solution from the same compiled iMAML program as the meta-gradients
+    (``imaml_meta_gradient(..., return_info=True)``), so that no extra compilation is needed."""
+    return imaml_meta_gradient(loss_fn, theta, support, query, lam=lam, return_info=True)[1].phi
+
+
 def _closed_form(theta, support, query, lam):
     (xs, ys), (xq, yq) = support, query
     h = linear.hessian(xs)
@@ -127,8 +140,8 @@ def exact_and_fd(config: ImamlConfig, key: jax.Array) -> ExactResult:
                 dirs = jax.random.normal(jax.random.fold_in(k_dir, 100 * li + t), (2, c.d))
                 for v in dirs[: c.n_directions]:
                     hh = c.fd_step_quad
-                    plus = proximal_solve(linear.loss, theta + hh * v, s, lam=lam)[0]
-                    minus = proximal_solve(linear.loss, theta - hh * v, s, lam=lam)[0]
+                    plus = _phi_star(linear.loss, theta + hh * v, s, q, lam)
+                    minus = _phi_star(linear.loss, theta - hh * v, s, q, lam)
                     fd = (np.asarray(plus) - np.asarray(minus)) / (2 * hh)
                     j.append(rel_err(jac @ np.asarray(v), fd))
                     jc.append(rel_err(np.asarray(v), fd))
@@ -145,11 +158,11 @@ def exact_and_fd(config: ImamlConfig, key: jax.Array) -> ExactResult:
         g_fo = jax.grad(tanh_mse)(info.phi, *q)
         flat, unravel = ravel_pytree(params)
         gf, gfo = np.asarray(ravel_pytree(g)[0]), np.asarray(ravel_pytree(g_fo)[0])
-        hess = np.asarray(dense_hessian(lambda p: tanh_mse(p, *s), info.phi))
+        hess = np.asarray(_tanh_hessian(info.phi, *s))
         min_eig = float(np.linalg.eigvalsh(hess).min() + lam)
 
         def meta(z):
-            phi = proximal_solve(tanh_mse, unravel(z), s, lam=lam)[0]
+            phi = _phi_star(tanh_mse, unravel(z), s, q, lam)
             return float(tanh_mse(phi, *q))
 
         dirs = jax.random.normal(jax.random.fold_in(k_dir, 999), (c.n_directions, flat.size))
@@ -169,13 +182,14 @@ def exact_and_fd(config: ImamlConfig, key: jax.Array) -> ExactResult:
         )
 
 
+@partial(jax.jit, static_argnames=("loss_fn", "n_max"))
 def _unrolled_grads(loss_fn, theta, support, query, *, lam, alpha, n_max):
     """``g_N`` for ``N = 1..n_max``: the gradient in ``theta`` of ``L_Q(phi_N)``, ``phi_N`` after
     ``N`` gradient steps on ``L_S + lam/2 ||phi - theta||^2`` from ``phi_0 = theta``.
 
     Forward mode through one ``lax.scan`` (the Jacobian ``d phi_N / d theta`` is carried along),
-    so every ``N`` comes from one compiled sweep; it is the same derivative that reverse-mode
-    unrolled MAML computes."""
+    so every ``N`` comes from one compiled sweep (``lam`` and ``alpha`` are runtime arguments);
+    it is the same derivative that reverse-mode unrolled MAML computes."""
     flat, unravel = ravel_pytree(theta)
 
     def prox_grad(phi, th):
@@ -227,7 +241,9 @@ def unrolled_limit(config: ImamlConfig, key: jax.Array) -> UnrolledResult:
         alpha = 1.0 / (lam + hs.max())
         rho = float(np.max(np.abs(1 - alpha * (lam + hs))))
         n_max = int(min(c.unrolled_max, np.ceil(np.log(c.unrolled_floor) / np.log(rho))))
-        g_star = np.asarray(imaml_meta_gradient(linear.loss, theta, s, q, lam=lam))
+        g_star = np.asarray(
+            imaml_meta_gradient(linear.loss, theta, s, q, lam=lam, return_info=True)[0]
+        )
         gs = np.asarray(
             _unrolled_grads(linear.loss, theta, s, q, lam=lam, alpha=alpha, n_max=n_max)
         )
@@ -244,7 +260,7 @@ def unrolled_limit(config: ImamlConfig, key: jax.Array) -> UnrolledResult:
         mlam = c.mlp_lam
         g_mlp, info = imaml_meta_gradient(tanh_mse, params, ms, mq, lam=mlam, return_info=True)
         g_mlp = np.asarray(ravel_pytree(g_mlp)[0])
-        h_eigs = np.linalg.eigvalsh(np.asarray(dense_hessian(lambda p: tanh_mse(p, *ms), info.phi)))
+        h_eigs = np.linalg.eigvalsh(np.asarray(_tanh_hessian(info.phi, *ms)))
         m_alpha = 1.0 / (mlam + h_eigs.max())
         m_rho = float(np.max(np.abs(1 - m_alpha * (mlam + h_eigs))))
         m_max = int(min(c.unrolled_max, np.ceil(np.log(c.unrolled_floor) / np.log(m_rho))))
@@ -310,8 +326,8 @@ def cg_convergence(config: ImamlConfig, key: jax.Array) -> CGResult:
         # the MLP's own iMAML system at phi*
         params = nets.init(k_mlp, c.mlp_sizes, jnp.float64)
         s, q = _sinusoid_task(k_dat, c.k_shot)
-        phi = proximal_solve(tanh_mse, params, s, lam=c.mlp_lam)[0]
-        hess = np.asarray(dense_hessian(lambda p: tanh_mse(p, *s), phi))
+        phi = _phi_star(tanh_mse, params, s, q, c.mlp_lam)
+        hess = np.asarray(_tanh_hessian(phi, *s))
         gq = np.asarray(ravel_pytree(jax.grad(tanh_mse)(phi, *q))[0])
         a = np.eye(hess.shape[0]) + hess / c.mlp_lam
         problems.append(("MLP", 0.5 * (a + a.T), gq, c.cg_iters))

@@ -238,7 +238,7 @@ def bregman_centres(config: BregmanConfig, key: jax.Array) -> BregmanResult:
             sub = min(sub, float(np.max(np.abs(np.sum(np.sign(x - x.mean(0)), 0)))))
 
         v = data[0, :, 0]
-        grid = np.linspace(v.min() * 0.8, v.max() * 0.8, 400)
+        grid = np.linspace(0.6 * v.mean(), 1.5 * v.mean(), 400)
         curves = {
             name: (grid, np.array([float(jnp.sum(BREGMAN[name](v[:, None], m))) for m in grid]))
             for name in names

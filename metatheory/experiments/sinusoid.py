@@ -10,7 +10,11 @@ meta-training; meta-batch 25; Adam with ``beta = 1e-3``. Baselines:
   same meta-batches (regression to a random sinusoid; Finn's baseline);
 * ``naive``: the tutorial's baseline (seed text 000): Adam with learning rate 0.01 on 256
   tasks x 1 point per step for 1000 steps;
-* ``untrained``: the He-initialized network (a reference, not trained at all).
+* ``untrained``: the network at Finn's initialization (a reference, not trained at all).
+
+Meta-SGD (Li et al. 2017; :mod:`metatheory.learners.meta_sgd`) learns a per-parameter step
+size together with the initialization (started at ``alpha``); it adapts at test time with its
+learned step sizes, every other model with ``alpha``.
 
 Evaluation, identical for every model: on ``n_eval`` held-out tasks (one fixed key shared by
 all models, so comparisons are paired) take ``K`` support points, run plain gradient descent
@@ -30,6 +34,7 @@ import numpy as np
 import optax
 
 from metatheory import nets
+from metatheory.learners.meta_sgd import make_meta_sgd_step, meta_sgd_init
 from metatheory.learners.train import make_meta_step
 from metatheory.tasks import sinusoid
 
@@ -46,7 +51,7 @@ __all__ = [
     "adapt_curves",
 ]
 
-MODELS = ("untrained", "naive", "pretrained", "maml", "fomaml", "reptile")
+MODELS = ("untrained", "naive", "pretrained", "maml", "fomaml", "reptile", "metasgd")
 """Models evaluated for every ``K``; MAML trained with ``n_inner_sens`` inner steps is added
 for the inner-step sensitivity study (largest ``K`` only)."""
 
@@ -145,13 +150,20 @@ def _scan_train(step, params, opt_state, sample, key, n_iters, chunk, log_every)
 
 
 def train_meta(config: SinusoidConfig, key, k: int, method: str, n_inner: int, n_iters: int):
-    """Meta-train from a fresh He init: MAML / FOMAML / Reptile with Adam(beta), meta-batch
-    ``meta_batch`` of ``K``-shot tasks. Returns ``(params, loss_curve)``."""
+    """Meta-train from Finn's init: MAML / FOMAML / Reptile / Meta-SGD (``"metasgd"``) with
+    Adam(beta), meta-batch ``meta_batch`` of ``K``-shot tasks. Returns ``(params, loss_curve)``;
+    for Meta-SGD ``params`` is ``{"params": theta, "alpha": per-parameter step sizes}``."""
     c = config
     k_init, k_data = jax.random.split(key)
     params = finn_init(k_init, c.sizes)
     opt = optax.adam(c.beta)
-    meta_step = make_meta_step(nets.mse_loss, opt, alpha=c.alpha, n_inner=n_inner, method=method)
+    if method == "metasgd":
+        params = meta_sgd_init(params, c.alpha)
+        meta_step = make_meta_sgd_step(nets.mse_loss, opt, n_inner=n_inner)
+    else:
+        meta_step = make_meta_step(
+            nets.mse_loss, opt, alpha=c.alpha, n_inner=n_inner, method=method
+        )
 
     def step(p, s, batch):
         return meta_step(p, s, *batch)
@@ -186,20 +198,23 @@ def train_pooled(
     return _scan_train(step, params, opt.init(params), sample, k_data, n_iters, chunk, log_every)
 
 
-def adapt_curves(params, x_s, y_s, x_q, *, alpha: float, n_steps: int):
+def adapt_curves(params, x_s, y_s, x_q, *, alpha, n_steps: int):
     """Predictions on ``x_q`` after ``0..n_steps`` plain GD steps on ``(x_s, y_s)``, one task:
-    shape ``(n_steps + 1, *x_q.shape[:-1])``."""
+    shape ``(n_steps + 1, *x_q.shape[:-1])``. ``alpha`` is a scalar or a pytree like ``params``
+    (Meta-SGD's per-parameter step sizes)."""
+    if jax.tree_util.tree_structure(alpha) != jax.tree_util.tree_structure(params):
+        alpha = jax.tree_util.tree_map(lambda p: alpha, params)
 
     def body(p, _):
         g = jax.grad(nets.mse_loss)(p, x_s, y_s)
-        p2 = jax.tree_util.tree_map(lambda a, b: a - alpha * b, p, g)
+        p2 = jax.tree_util.tree_map(lambda a, b, lr: a - lr * b, p, g, alpha)
         return p2, nets.apply(p, x_q)[..., 0]
 
     p_end, preds = jax.lax.scan(body, params, None, length=n_steps)
     return jnp.concatenate([preds, nets.apply(p_end, x_q)[None, ..., 0]])
 
 
-def _evaluate(params, key, k, n_eval, n_query, alpha, n_steps):
+def _evaluate(params, alpha, key, k, n_eval, n_query, n_steps):
     """Query MSE after ``0..n_steps`` GD steps for ``n_eval`` tasks: ``(n_steps + 1, n_eval)``."""
     (xs, ys), (xq, yq) = sinusoid.sample_batch(key, n_eval, k, n_query)
     preds = jax.vmap(lambda a, b, c: adapt_curves(params, a, b, c, alpha=alpha, n_steps=n_steps))(
@@ -208,7 +223,7 @@ def _evaluate(params, key, k, n_eval, n_query, alpha, n_steps):
     return jnp.mean((preds - yq[:, None, :, 0]) ** 2, axis=-1).T
 
 
-_evaluate_jit = jax.jit(_evaluate, static_argnums=(2, 3, 4, 5, 6))
+_evaluate_jit = jax.jit(_evaluate, static_argnums=(3, 4, 5, 6))
 
 
 def run(config: SinusoidConfig, key: jax.Array) -> SinusoidResult:
@@ -220,7 +235,7 @@ def run(config: SinusoidConfig, key: jax.Array) -> SinusoidResult:
     kmax = max(c.k_shots)
     ex_x, ex_y = sinusoid.sample_points(jax.random.fold_in(k_ex, 1), ex_amp, ex_phase, kmax)
     n_steps = c.max_eval_steps
-    n_trained = ("naive", "pretrained", "maml", "fomaml", "reptile")
+    n_trained = ("naive", "pretrained", "maml", "fomaml", "reptile", "metasgd")
 
     mse, mse_null, curves, ex_pred = [], [], [], []
     sens = None
@@ -236,15 +251,19 @@ def run(config: SinusoidConfig, key: jax.Array) -> SinusoidResult:
             c, jax.random.fold_in(kk, 2), n_tasks=c.meta_batch, n_points=k, lr=c.beta,
             n_iters=c.n_iters,
         )  # fmt: skip
-        for j, method in enumerate(("maml", "fomaml", "reptile")):
+        for j, method in enumerate(("maml", "fomaml", "reptile", "metasgd")):
             n_in = c.reptile_inner if method == "reptile" else c.n_inner
             params[method], curve[method] = train_meta(
-                c, jax.random.fold_in(kk, 3 + j), k, method, n_in, c.n_iters
+                c, jax.random.fold_in(kk, 3 + j if j < 3 else 8), k, method, n_in, c.n_iters
             )
-        ev = lambda p, kk_=k_eval, k=k: _evaluate_jit(
-            p, kk_, k, c.n_eval, c.n_query_eval, c.alpha, n_steps
+        # every model adapts with alpha, Meta-SGD with its learned step sizes
+        alphas = {m: c.alpha for m in MODELS}
+        alphas["metasgd"] = params["metasgd"]["alpha"]
+        params["metasgd"] = params["metasgd"]["params"]
+        ev = lambda p, kk_=k_eval, a=c.alpha, k=k: _evaluate_jit(
+            p, jnp.asarray(a) if np.isscalar(a) else a, kk_, k, c.n_eval, c.n_query_eval, n_steps
         )
-        mse.append(np.stack([np.asarray(ev(params[m])) for m in MODELS]))
+        mse.append(np.stack([np.asarray(ev(params[m], a=alphas[m])) for m in MODELS]))
         mse_null.append(np.asarray(ev(params["maml"], k_null)))
         # the naive curve is shorter (naive_iters); pad with NaN so all curves share a length
         length = c.n_iters // c.log_every
@@ -262,12 +281,14 @@ def run(config: SinusoidConfig, key: jax.Array) -> SinusoidResult:
         )
         adapt = jax.jit(
             jax.vmap(
-                lambda p, xs, ys: adapt_curves(p, xs, ys, grid, alpha=c.alpha, n_steps=n_steps),
-                in_axes=(None, 0, 0),
+                lambda p, a, xs, ys: adapt_curves(p, xs, ys, grid, alpha=a, n_steps=n_steps),
+                in_axes=(None, None, 0, 0),
             )
         )
         ex_pred.append(
-            np.stack([np.asarray(adapt(params[m], ex_x[:, :k], ex_y[:, :k])) for m in MODELS])
+            np.stack(
+                [np.asarray(adapt(params[m], alphas[m], ex_x[:, :k], ex_y[:, :k])) for m in MODELS]
+            )
         )
         if k == kmax:
             p_sens, _ = train_meta(

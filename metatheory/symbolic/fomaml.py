@@ -161,7 +161,7 @@ def latex_bounds() -> str:
         + sp.latex(shown_gen, symbol_names=names, order="none")
         + r",\qquad \|g_{\mathrm{MAML}}-g_{\mathrm{FO}}\| \le "
         + sp.latex(shown_psd, symbol_names=names, order="rev-lex")
-        + r"\ \ (H \succeq 0\ \text{constant},\ \alpha L \le 1)"
+        + r"\ (H \succeq 0,\ \alpha L \le 1)"
     )
 
 
