@@ -46,6 +46,6 @@ def check(
         bad |= np.isfinite(af) & (af != np.round(af))
     if np.any(bad):
         shown = af[bad].ravel()[0]
-        kind = "an integer in " if integer else ""
+        kind = "an integer in " if integer else "in "
         raise ValueError(f"{name} must be {kind}{rng}, got {shown:g}")
     return jnp.asarray(x) if isinstance(x, jax.Array) else a

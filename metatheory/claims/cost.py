@@ -188,7 +188,7 @@ def render_g5(v: Verdict, outdir):
     ax.axhline(3, color="0.6", lw=0.6, ls="--")
     ax.set_xlabel("inner steps $N$")
     ax.set_ylabel("MAML / FOMAML")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     ax = axes[2]
     ax.plot(r.time_n_inner, r.times["maml"] * 1e3, "o-", label="MAML")
     ax.plot(r.time_n_inner, r.times["fomaml"] * 1e3, "s-", label="FOMAML")

@@ -8,6 +8,7 @@ from metatheory.learners.maml import (
     maml_meta_gradient,
     maml_meta_loss,
 )
+from metatheory.learners.meta_sgd import make_meta_sgd_step, meta_sgd_init, meta_sgd_meta_loss
 from metatheory.learners.reptile import batched_reptile_direction, reptile_direction
 from metatheory.learners.train import make_meta_step
 
