@@ -282,7 +282,8 @@ def render_g9(v: Verdict, outdir):
     for ax, m in zip(axs, panels, strict=True):
         _adapt_panel(ax, r, ik, m, i=1)
         ax.set_xlabel("$x$")
-    axs[0].legend(fontsize=6, loc="lower left")
+    axs[0].legend(fontsize=6, loc="upper center", framealpha=0.9)
+    axs[0].set_ylim(-3.2, 4.6)  # room for the legend above the curves
     report.savefig(fig, outdir, "g9-methods")
 
     # meta-loss curves
