@@ -113,19 +113,29 @@ def product_formula(config: GradConfig, key: jax.Array) -> ProductResult:
             s, q = jax.tree_util.tree_map(lambda a: a[0], (s, q))
             flat0, unravel = ravel_pytree(params)
 
-            def meta(z, n=n, s=s, q=q, unravel=unravel):
-                return maml_meta_loss(nets.mse_loss, unravel(z), s, q, alpha=c.mlp_alpha, n_inner=n)
+            def meta(z, first_order=False, n=n, s=s, q=q, unravel=unravel):
+                return maml_meta_loss(
+                    nets.mse_loss,
+                    unravel(z),
+                    s,
+                    q,
+                    alpha=c.mlp_alpha,
+                    n_inner=n,
+                    first_order=first_order,
+                )
 
-            grad_fn = jax.jit(
-                lambda p, fo, n=n, s=s, q=q: maml_meta_gradient(
-                    nets.mse_loss, p, s, q, alpha=c.mlp_alpha, n_inner=n, first_order=fo
-                ),
-                static_argnums=1,
-            )
-            g, g_fo = _flat(grad_fn(params, False)), _flat(grad_fn(params, True))
-            dirs = jax.random.normal(jax.random.fold_in(k_dir, n), (c.n_directions, g.size))
+            dirs = jax.random.normal(jax.random.fold_in(k_dir, n), (c.n_directions, flat0.size))
             dirs = dirs / jnp.linalg.norm(dirs, axis=1, keepdims=True)
-            fds = jax.jit(jax.vmap(partial(_central_difference, meta, flat0, c.fd_step)))(dirs)
+
+            @jax.jit
+            def evidence(z, dirs, meta=meta):
+                """Second- and first-order meta-gradients and the FD directional derivatives,
+                in one compiled program."""
+                g_fo = jax.grad(partial(meta, first_order=True))(z)
+                fds = jax.vmap(partial(_central_difference, meta, z, c.fd_step))(dirs)
+                return jax.grad(meta)(z), g_fo, fds
+
+            g, g_fo, fds = (np.asarray(a) for a in evidence(flat0, dirs))
             fds, dirs = np.asarray(fds), np.asarray(dirs)
             fd.append(float(np.max(np.abs(fds - dirs @ g)) / np.linalg.norm(g)))
             fd_ctl.append(float(np.max(np.abs(fds - dirs @ g_fo)) / np.linalg.norm(g)))
@@ -133,9 +143,9 @@ def product_formula(config: GradConfig, key: jax.Array) -> ProductResult:
         n = max(c.n_inner)
         params = nets.init(k_mlp, c.mlp_sizes)
         s, q = _sinusoid_batch(k_dat, c.loop_tasks, c.k_shot)
-        batched = batched_maml_meta_gradient(
-            nets.mse_loss, params, s, q, alpha=c.mlp_alpha, n_inner=n
-        )
+        batched = jax.jit(
+            partial(batched_maml_meta_gradient, nets.mse_loss, alpha=c.mlp_alpha, n_inner=n)
+        )(params, s, q)
         ref = _reference_loop(params, s, q, alpha=c.mlp_alpha, n_inner=n)
         return ProductResult(
             np.array(c.n_inner),
