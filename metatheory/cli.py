@@ -20,6 +20,8 @@ from pathlib import Path
 from metatheory import claims
 
 CACHE = Path(".metatheory-cache")
+FULL_LEDGER = Path("results") / "ledger-full.json"
+"""The paper-scale ledger (``--full``), relative to the paper directory; it is committed."""
 
 
 class _Usage(Exception):
@@ -79,11 +81,22 @@ def cmd_verify(args) -> int:
 
 
 def _generate(args, *, build: bool):
+    import json
+
     from metatheory import report
 
     paper = _paper_dir(args.paper_dir)
     verdicts = _run_claims(getattr(args, "ids", []), "full" if args.full else "quick", cache=True)
-    report.write_generated(verdicts, paper / "generated")
+    full_json = paper / FULL_LEDGER
+    if args.full:
+        # a paper-scale run refreshes the committed paper-scale ledger, claim by claim
+        rows = {r["id"]: r for r in json.loads(full_json.read_text())} if full_json.exists() else {}
+        rows.update({r["id"]: r for r in report.ledger_rows(verdicts)})
+        full_json.parent.mkdir(parents=True, exist_ok=True)
+        ordered = [rows[c] for c in claims.ids() if c in rows]
+        full_json.write_text(json.dumps(ordered, indent=2) + "\n")
+    full_rows = json.loads(full_json.read_text()) if full_json.exists() else None
+    report.write_generated(verdicts, paper / "generated", full_rows=full_rows)
     print(f"wrote {paper / 'generated'}")
     if build:
         pdf = report.build_pdf(paper)

@@ -116,16 +116,20 @@ def _oracle_jax(x, y, ell, n, fam):
 
 @partial(jax.jit, static_argnums=(1, 2, 3, 4))
 def _calibration(key, n_tasks, m, fam, factor):
-    """z^2 of one held-out target per task, context of ``m``, predicting with noise/factor."""
-    x, y, ell = gp.sample_tasks(key, n_tasks, m + 1, fam)
+    """z^2 of one held-out target per task, context of ``m``, predicting with noise/factor.
 
-    def z2(xi, yi, li):
+    One task per iteration of ``lax.map`` (no batched LAPACK calls): batched Cholesky custom
+    calls over thousands of tasks were seen to hang XLA's CPU runtime in a loaded process."""
+
+    def z2(k):
+        x, y, ell = gp.sample_tasks(k, 1, m + 1, fam)
+        xi, yi, li = x[0], y[0], ell[0]
         mean, var = gp.posterior_predictive(
             xi[:m], yi[:m], xi[m:], li, variance=fam.variance, noise=fam.noise / factor
         )
         return (yi[m:, 0] - mean) ** 2 / var
 
-    return jax.vmap(z2)(x, y, ell)
+    return jax.lax.map(z2, jax.random.split(key, n_tasks))
 
 
 def gp_oracle(config: OracleConfig, key: jax.Array) -> OracleResult:
@@ -173,11 +177,15 @@ def gp_oracle(config: OracleConfig, key: jax.Array) -> OracleResult:
             err_s.append(es)
             ctl.append(cc)
 
-    # calibration (float32 is ample): z-scores of held-out targets under the oracle
-    z_ok = _calibration(k_cal, c.n_calibration_tasks, c.calibration_context, fam, 1.0)
-    z_bad = _calibration(
-        k_cal, c.n_calibration_tasks, c.calibration_context, fam, c.wrong_noise_factor
-    )
+        # calibration: z-scores of held-out targets under the oracle
+        z_ok = np.asarray(
+            _calibration(k_cal, c.n_calibration_tasks, c.calibration_context, fam, 1.0)
+        )
+        z_bad = np.asarray(
+            _calibration(
+                k_cal, c.n_calibration_tasks, c.calibration_context, fam, c.wrong_noise_factor
+            )
+        )
     return OracleResult(
         np.array(c.context_sizes),
         np.array(err_m),
