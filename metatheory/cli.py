@@ -212,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import jax
+
+    # synchronous CPU dispatch: see the repository's conftest.py (a rare hang on small machines)
+    jax.config.update("jax_cpu_enable_async_dispatch", False)
     try:
         args = build_parser().parse_args(argv)
         for cid in getattr(args, "ids", None) or []:

@@ -58,6 +58,8 @@ def _child(config: ShardConfig) -> dict:
     import jax
     from jax.flatten_util import ravel_pytree
 
+    jax.config.update("jax_cpu_enable_async_dispatch", False)  # as in the parent process
+
     from metatheory import nets
     from metatheory.experiments.maml import rel_err
     from metatheory.learners.maml import batched_maml_meta_gradient
