@@ -10,7 +10,7 @@ from metatheory.learners.maml import (
 )
 from metatheory.learners.meta_sgd import make_meta_sgd_step, meta_sgd_init, meta_sgd_meta_loss
 from metatheory.learners.reptile import batched_reptile_direction, reptile_direction
-from metatheory.learners.train import make_meta_step
+from metatheory.learners.train import make_meta_step, make_scan_train
 
 __all__ = [
     "inner_adapt",
@@ -23,4 +23,8 @@ __all__ = [
     "make_meta_step",
     "imaml_meta_gradient",
     "batched_imaml_meta_gradient",
+    "meta_sgd_init",
+    "meta_sgd_meta_loss",
+    "make_meta_sgd_step",
+    "make_scan_train",
 ]

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import optax
 
 from metatheory import nets
+from metatheory.learners.train import make_scan_train
 from metatheory.tasks.gp import gaussian_log_density
 
 __all__ = [
@@ -260,17 +261,4 @@ def make_np_train(model: str, sample_batch, optimizer: optax.GradientTransformat
             per_task = jax.vmap(lnp_loss, (None, 0, 0, 0, 0, 0))(params, keys, x, y, ctx, tgt)
         return jnp.mean(per_task)
 
-    def step(carry, key):
-        params, opt_state = carry
-        loss, grads = jax.value_and_grad(batch_loss)(params, key)
-        grads = jax.tree_util.tree_map(lambda g: sign * g, grads)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), loss
-
-    def train(params, key, n_steps: int):
-        (params, _), losses = jax.lax.scan(
-            step, (params, optimizer.init(params)), jax.random.split(key, n_steps)
-        )
-        return params, losses
-
-    return jax.jit(train, static_argnums=2)
+    return make_scan_train(batch_loss, optimizer, sign=sign)

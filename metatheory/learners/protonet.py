@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import optax
 
 from metatheory import nets
+from metatheory.learners.train import make_scan_train
 
 __all__ = [
     "init",
@@ -112,16 +113,4 @@ def make_episode_train(loss_fn, sample_episodes, optimizer: optax.GradientTransf
         xs, ys, xq, yq = sample_episodes(key)
         return jnp.mean(jax.vmap(loss_fn, (None, 0, 0, 0, 0))(params, xs, ys, xq, yq))
 
-    def step(carry, key):
-        params, opt_state = carry
-        loss, grads = jax.value_and_grad(batch_loss)(params, key)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), loss
-
-    def train(params, key, n_steps: int):
-        (params, _), losses = jax.lax.scan(
-            step, (params, optimizer.init(params)), jax.random.split(key, n_steps)
-        )
-        return params, losses
-
-    return jax.jit(train, static_argnums=2)
+    return make_scan_train(batch_loss, optimizer)

@@ -8,7 +8,7 @@ import optax
 from metatheory.learners.maml import batched_maml_meta_loss
 from metatheory.learners.reptile import batched_reptile_direction
 
-__all__ = ["make_meta_step", "METHODS"]
+__all__ = ["make_meta_step", "make_scan_train", "METHODS"]
 
 METHODS = ("maml", "fomaml", "reptile")
 
@@ -57,3 +57,24 @@ def make_meta_step(
         return optax.apply_updates(params, updates), opt_state, loss
 
     return step
+
+
+def make_scan_train(batch_loss, optimizer: optax.GradientTransformation, *, sign: float = 1.0):
+    """A jitted ``train(params, key, n_steps) -> (params, losses)``: ``n_steps`` optimizer steps
+    on ``batch_loss(params, key)`` (a fresh batch drawn from each step's key) in one
+    ``lax.scan``. The loss is minimized; ``sign = -1`` ascends it (for negative controls)."""
+
+    def step(carry, key):
+        params, opt_state = carry
+        loss, grads = jax.value_and_grad(batch_loss)(params, key)
+        grads = jax.tree_util.tree_map(lambda g: sign * g, grads)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), loss
+
+    def train(params, key, n_steps: int):
+        (params, _), losses = jax.lax.scan(
+            step, (params, optimizer.init(params)), jax.random.split(key, n_steps)
+        )
+        return params, losses
+
+    return jax.jit(train, static_argnums=2)
