@@ -9,7 +9,7 @@ target ``y_*`` at ``x_*`` is Gaussian (Rasmussen & Williams 2006, Eq. 2.23–2.2
 .. math:: \mu_* = K_{*C}(K_{CC} + \sigma_n^2 I)^{-1} y_C,\qquad
           \sigma_*^2 = k(x_*, x_*) - K_{*C}(K_{CC} + \sigma_n^2 I)^{-1}K_{C*} + \sigma_n^2,
 
-computed by a Cholesky factorization (``jax.scipy.linalg.cho_factor``/``cho_solve``). The
+computed by a Cholesky factorization (``jnp.linalg.cholesky``/``cho_solve``). The
 predictive is exact, so it is the oracle against which neural processes are measured (B2).
 Arrays carry a trailing feature axis of size 1, as in :mod:`metatheory.tasks.sinusoid`.
 """
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import cho_factor, cho_solve
+from jax.scipy.linalg import cho_solve
 
 __all__ = [
     "GPFamily",
@@ -51,6 +51,27 @@ class GPFamily:
 DEFAULT = GPFamily()
 
 
+# Batched LAPACK calls (a vmapped Cholesky or triangular solve over tasks) split the batch over
+# XLA's CPU thread pool; on a 2-core machine this deadlocked intermittently (every thread
+# idle on a futex inside the jitted predictive). Under ``vmap`` these three therefore run as a
+# loop over the batch (``sequential_vmap``): the same numbers, one LAPACK call per task.
+
+
+@jax.custom_batching.sequential_vmap
+def _cholesky(a):
+    return jnp.linalg.cholesky(a)
+
+
+@jax.custom_batching.sequential_vmap
+def _cho_solve(chol, b):
+    return cho_solve((chol, True), b)
+
+
+@jax.custom_batching.sequential_vmap
+def _solve_lower(chol, b):
+    return jax.scipy.linalg.solve_triangular(chol, b, lower=True)
+
+
 def rbf_kernel(x1, x2, lengthscale, variance=1.0):
     """``s^2 exp(-|x1 - x2|^2 / (2 ℓ^2))`` for ``x1 (n, d)``, ``x2 (m, d)`` -> ``(n, m)``."""
     d2 = jnp.sum((x1[:, None, :] - x2[None, :, :]) ** 2, axis=-1)
@@ -72,7 +93,7 @@ def sample_tasks(key: jax.Array, n_tasks: int, n_points: int, family: GPFamily =
 
     def draw(k, xi, li):
         kxx = rbf_kernel(xi, xi, li, family.variance) + _JITTER * jnp.eye(n_points)
-        chol = jnp.linalg.cholesky(kxx)
+        chol = _cholesky(kxx)
         return chol @ jax.random.normal(k, (n_points, 1), xi.dtype)
 
     f = jax.vmap(draw)(jax.random.split(kf, n_tasks), x, ell)
@@ -101,9 +122,9 @@ def posterior_predictive(x_c, y_c, x_t, lengthscale, *, variance=1.0, noise=0.1,
         mean = jnp.zeros(x_t.shape[0], x_t.dtype)
         var = jnp.full(x_t.shape[0], variance + noise**2, x_t.dtype)
         return mean, var
-    factor = cho_factor(k_cc + noise**2 * jnp.eye(n_c, dtype=k_cc.dtype), lower=True)
-    mean = k_tc @ cho_solve(factor, y)
-    reduction = jnp.sum(k_tc * cho_solve(factor, k_tc.T).T, axis=1)
+    chol = _cholesky(k_cc + noise**2 * jnp.eye(n_c, dtype=k_cc.dtype))
+    mean = k_tc @ _cho_solve(chol, y)
+    reduction = jnp.sum(k_tc * _cho_solve(chol, k_tc.T).T, axis=1)
     var = variance - reduction + noise**2
     return mean, var
 
@@ -128,14 +149,13 @@ def joint_log_predictive_density(x_c, y_c, x_t, y_t, lengthscale, *, variance=1.
     k_tt = rbf_kernel(x_t, x_t, lengthscale, variance) + noise**2 * jnp.eye(n_t)
     if x_c.shape[0]:
         k_tc = rbf_kernel(x_t, x_c, lengthscale, variance)
-        f = cho_factor(
-            rbf_kernel(x_c, x_c, lengthscale, variance) + noise**2 * jnp.eye(x_c.shape[0]),
-            lower=True,
+        f = _cholesky(
+            rbf_kernel(x_c, x_c, lengthscale, variance) + noise**2 * jnp.eye(x_c.shape[0])
         )
-        mean = k_tc @ cho_solve(f, y_c[:, 0])
-        cov = k_tt - k_tc @ cho_solve(f, k_tc.T)
+        mean = k_tc @ _cho_solve(f, y_c[:, 0])
+        cov = k_tt - k_tc @ _cho_solve(f, k_tc.T)
     else:
         mean, cov = jnp.zeros(n_t, x_t.dtype), k_tt
-    chol = jnp.linalg.cholesky(cov)
-    a = jax.scipy.linalg.solve_triangular(chol, y_t[:, 0] - mean, lower=True)
+    chol = _cholesky(cov)
+    a = _solve_lower(chol, y_t[:, 0] - mean)
     return -0.5 * jnp.sum(a**2) - jnp.sum(jnp.log(jnp.diag(chol))) - 0.5 * n_t * jnp.log(2 * jnp.pi)
