@@ -129,7 +129,9 @@ class SmoothConfig:
 
 
 SMOOTH_QUICK = SmoothConfig(n_points=32)
-SMOOTH_FULL = SmoothConfig(n_tasks=64, n_points=1024)
+SMOOTH_FULL = SmoothConfig(n_tasks=64, n_points=1024, power_iters=2000)
+"""Among 1024 points some have |λ2/λ1| within ~1% of 1, where 200 power steps are off by
+~1.3%; 2000 steps bring every point within the 1e-3 tolerance."""
 
 
 @dataclass
