@@ -142,6 +142,13 @@ _UNICODE = {
     "—": "---",
     "·": r"$\cdot$",
     "Σ": r"$\Sigma$",
+    "½": r"$\frac12$",
+    "Δ": r"$\Delta$",
+    "Λ": r"$\Lambda$",
+    "ᵀ": r"$^\top$",
+    "∂": r"$\partial$",
+    "∏": r"$\prod$",
+    "∝": r"$\propto$",
     "μ": r"$\mu$",
     "ε": r"$\varepsilon$",
     "η": r"$\eta$",
@@ -165,7 +172,7 @@ def latex_ledger(verdicts) -> str:
 def latex_ledger_rows(rows) -> str:
     """:func:`latex_ledger` from JSON rows (those of :func:`ledger_rows`)."""
     lines = [
-        r"\begin{longtable}{@{}l p{0.25\linewidth} p{0.15\linewidth} p{0.15\linewidth}"
+        r"\begin{longtable}{@{}l p{0.22\linewidth} p{0.15\linewidth} p{0.26\linewidth}"
         r" p{0.13\linewidth} l r@{}}",
         r"\toprule",
         r"ID & Statement & Predicted & Measured & Tolerance & Verdict & s \\",
