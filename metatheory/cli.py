@@ -2,6 +2,8 @@
 
   metatheory list                         the claims, their statements and sources
   metatheory verify [ID ...] [--json P]   run checks, print the ledger, exit 0 iff all as expected
+  metatheory calibrate [ID ...] [--seeds S] [--json P] [--full]
+                                          false alarms and power of each check over S seeds
   metatheory figures [--full]             write figures and equations to paper/generated/
   metatheory paper [--full]               write paper/generated/ and build paper/main.pdf
   metatheory reproduce [--full]           verify everything, figures, JSON and the paper
@@ -78,6 +80,28 @@ def cmd_verify(args) -> int:
         bad = [v.id for v in verdicts if v.verdict != claims.get(v.id).expected]
         print(f"not as expected: {', '.join(bad)}", file=sys.stderr)
     return 0 if ok else 1
+
+
+def cmd_calibrate(args) -> int:
+    from metatheory import calibrate
+
+    if args.seeds is not None and args.seeds < 1:
+        raise _Usage(f"metatheory calibrate: --seeds must be >= 1, got {args.seeds}")
+    out = Path(args.json) if args.json else None
+    if out is not None and (out.is_dir() or not out.parent.is_dir()):
+        raise _Usage(f"metatheory calibrate: --json {out}: not a file in an existing directory")
+    rows = calibrate.calibrate(
+        args.ids,
+        seeds=args.seeds,
+        preset="full" if args.full else "quick",
+        cache_dir=CACHE,
+        json_path=out,
+        log=calibrate.stderr_log,
+    )
+    print(calibrate.format_table(rows))
+    if out is not None:
+        print(f"wrote {out}")
+    return 0
 
 
 def _generate(args, *, build: bool):
@@ -191,6 +215,19 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--full", action="store_true", help="paper-scale preset")
     v.add_argument("--cache", action="store_true", help=f"reuse finished runs in {CACHE}/")
     v.set_defaults(_cmd=cmd_verify)
+
+    c = sub.add_parser("calibrate", help="false alarms and power of the checks over many seeds")
+    c.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
+    c.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        metavar="S",
+        help="seeds per claim (default: 50 for statistical checks, 10 for exact ones)",
+    )
+    c.add_argument("--json", metavar="PATH", help="merge the rows into this JSON file")
+    c.add_argument("--full", action="store_true", help="paper-scale preset")
+    c.set_defaults(_cmd=cmd_calibrate)
 
     for name, fn, hlp in (
         ("figures", cmd_figures, "write figures to paper/generated/"),

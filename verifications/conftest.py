@@ -1,9 +1,15 @@
 """Verifications run each claim's check through the ledger, so that pytest asserts exactly
-what ``metatheory verify`` reports. ``pytest --full`` uses the paper-scale presets."""
+what ``metatheory verify`` reports, and each declared mutant through the same check.
+``pytest --full`` uses the paper-scale presets.
+
+``verdict("G1")`` is the claim's verdict at its ledger seed; ``verdict("G1", "hessian-sign")``
+the verdict with that mutant patched in. Experiment results are cached for the session, so a
+mutant that cannot reach an experiment reuses the true result.
+"""
 
 import pytest
 
-from metatheory import claims
+from metatheory import claims, experiments
 
 
 def pytest_addoption(parser):
@@ -17,12 +23,13 @@ def preset(request):
 
 @pytest.fixture(scope="session")
 def verdict(preset):
-    """``verdict("G1")``: the claim's verdict, computed once per session."""
+    """``verdict(id, mutant=None)``: the claim's verdict, computed once per session."""
     cache = {}
+    with experiments.caching():
 
-    def get(cid):
-        if cid not in cache:
-            cache[cid] = claims.run(cid, preset)
-        return cache[cid]
+        def get(cid, mutant=None):
+            if (cid, mutant) not in cache:
+                cache[cid, mutant] = claims.run(cid, preset, mutant=mutant)
+            return cache[cid, mutant]
 
-    return get
+        yield get

@@ -17,7 +17,7 @@ from metatheory.bounds.pac_bayes import (
     mcallester_bound,
     pentina_lampert_bound,
 )
-from metatheory.bounds.smoothness import fmo_smoothness, maml_smoothness
+from metatheory.bounds.fmo import fmo_smoothness, maml_smoothness
 
 CALCULATORS: dict = {}
 """CLI name -> calculator function; ``metatheory bound NAME --arg value`` calls it."""

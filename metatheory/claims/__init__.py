@@ -1,38 +1,55 @@
-"""The ledger: every claim id -> statement, source, how it is checked, and its verdict.
+"""The ledger: every claim id -> statement, source, experiment, check, mutants and verdict.
 
-Each family module in this package registers its claims with :func:`claim` (the check) and
-optionally :func:`renders` (its figures and equations for the paper). A check is a function
-``check(preset) -> Verdict`` with ``preset`` in ``{"quick", "full"}``; it runs the claim's
-experiment, compares measured with predicted under a named tolerance, and runs the negative
-control: a deliberately wrong variant of the claim that the same comparison must reject.
+A claim is declared, not hand-run. Each family module of this package (one stem per family:
+``claims/fmo.py`` ↔ ``experiments/fmo.py`` ↔ ``report/fmo.py`` ↔ ``verifications/test_fmo.py``
+↔ ``paper/sections/fmo.tex``) registers its claims with :func:`claim`::
+
+    @claim("C4", name="maml_rate", statement=..., latex=..., source=...,
+           experiment=ex.rate, presets=ex.RATE_PRESETS, seed=13, mutants=[...])
+    def check_c4(r: ex.RateResult) -> Verdict:
+        return Verdict.of([Check(...), Check(..., control=True)], predicted=..., ...)
+
+:func:`run` calls ``experiment(presets[preset], jax.random.key(seed))`` and then the check;
+another seed draws a fresh problem instance and data. A verdict is built from named
+sub-checks (:class:`Check`): it is ``fails`` when any sub-check fails, and the failing names
+say which part. Controls are sub-checks too: a control passes when the same criterion rejects
+a wrong variant of the claim. Each :class:`~metatheory.mutants.Mutant` patches the public code
+under test; the check must then return ``fails`` (``metatheory calibrate`` measures how often).
 
 Verdicts: ``holds``; ``holds-with-correction`` (true once a stated correction is made);
 ``refuted`` (the source's claim is wrong and the numbers show it); ``fails`` (our check did
-not confirm what we expect: a defect). A check whose control is *not* rejected is ``fails``.
+not confirm what we expect: a defect, or a mutant caught).
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import pickle
 import pkgutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import jax
+
+from metatheory import experiments as _experiments
+from metatheory.mutants import Mutant, mutated
 
 __all__ = [
     "VERDICTS",
     "PRESETS",
+    "Check",
     "Verdict",
     "Claim",
+    "Mutant",
     "claim",
-    "renders",
     "get",
     "ids",
     "run",
+    "mutant_names",
+    "mutant_pairs",
+    "calibration_seed",
     "REGISTRY",
 ]
 
@@ -41,68 +58,198 @@ PRESETS = ("quick", "full")
 _FAMILY_ORDER = "GHCPBMS"
 
 
+@dataclass(frozen=True)
+class Check:
+    """One named sub-check of a verdict.
+
+    ``passed``: the criterion is met (for a control: the wrong variant is rejected).
+    ``level``: the designed false-alarm probability of this sub-check under the true claim
+    (0 for a deterministic comparison against a rounding-error tolerance).
+    """
+
+    name: str
+    passed: bool
+    measured: str = ""
+    tolerance: str = ""
+    level: float = 0.0
+    control: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "passed", bool(self.passed))
+        if not 0.0 <= self.level < 1.0:
+            raise ValueError(f"level must be in [0, 1), got {self.level!r}")
+
+
 @dataclass
 class Verdict:
     """What one check measured. ``numbers`` become LaTeX macros ``\\mtval{ID.name}``;
-    ``evidence`` (not serialized to JSON) feeds the claim's figures."""
+    ``evidence`` (the experiment's result, not serialized to JSON) feeds figures and tests."""
 
-    id: str
     verdict: str
-    predicted: str
-    measured: str
-    tolerance: str
-    control: str
-    control_rejected: bool
+    checks: tuple[Check, ...] = ()
+    predicted: str = ""
+    measured: str = ""
+    tolerance: str = ""
     numbers: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    evidence: Any = None
+    id: str = ""
     seconds: float = 0.0
     preset: str = "quick"
-    evidence: Any = None
+    seed: int | None = None
+    mutant: str | None = None
+    cached: bool = False
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
 
+    @classmethod
+    def of(
+        cls,
+        checks: Sequence[Check],
+        *,
+        outcome: str = "holds",
+        predicted: str = "",
+        measured: str = "",
+        tolerance: str = "",
+        numbers: dict | None = None,
+        note: str = "",
+        evidence: Any = None,
+    ) -> Verdict:
+        """``fails`` if any sub-check fails, else ``outcome`` (the verdict the check supports:
+        ``holds``, ``holds-with-correction`` or ``refuted``)."""
+        checks = tuple(checks)
+        if not checks:
+            raise ValueError("a verdict needs at least one sub-check")
+        if outcome not in VERDICTS[:3]:
+            raise ValueError(f"outcome must be one of {VERDICTS[:3]}, got {outcome!r}")
+        main = [c for c in checks if not c.control]
+        if not main:
+            raise ValueError("a verdict needs at least one sub-check that is not a control")
+        ok = all(c.passed for c in checks)
+        return cls(
+            verdict=outcome if ok else "fails",
+            checks=checks,
+            predicted=predicted,
+            measured=measured or "; ".join(f"{c.name}: {c.measured}" for c in main if c.measured),
+            tolerance=tolerance or "; ".join(f"{c.tolerance}" for c in main if c.tolerance),
+            numbers=dict(numbers or {}),
+            note=note,
+            evidence=evidence,
+        )
+
+    @property
+    def failed(self) -> list[str]:
+        """Names of the sub-checks that failed (which part of the verdict broke)."""
+        return [c.name for c in self.checks if not c.passed]
+
+    @property
+    def controls(self) -> list[Check]:
+        return [c for c in self.checks if c.control]
+
+    @property
+    def control(self) -> str:
+        """The controls in words (one per control sub-check)."""
+        return "; ".join(f"{c.name}: {c.measured}" if c.measured else c.name for c in self.controls)
+
+    @property
+    def control_rejected(self) -> bool:
+        """Every control's wrong variant was rejected."""
+        return all(c.passed for c in self.controls)
+
+    @property
+    def design_level(self) -> float:
+        """Designed false-alarm probability of the whole check: Bonferroni over sub-checks."""
+        return min(1.0, sum(c.level for c in self.checks if not c.control))
+
 
 @dataclass(frozen=True)
 class Claim:
     id: str
-    stem: str
+    name: str
     family: str
     statement: str
     source: str
-    expected: str
-    check: Callable[[str], Verdict]
-    render: Callable[[Verdict, Path], None] | None = None
+    expected_: str | Callable[[], str]
+    check: Callable[[Any], Verdict]
+    experiment: Callable
+    presets: dict
+    seed: int
+    mutants: tuple[Mutant, ...]
+    latex: str = ""
+    statistical: bool = False
+
+    @property
+    def expected(self) -> str:
+        """The verdict the evidence supports on this machine (may depend on the backend)."""
+        e = self.expected_() if callable(self.expected_) else self.expected_
+        if e not in VERDICTS[:3]:
+            raise ValueError(f"expected verdict of {self.id} must be one of {VERDICTS[:3]}")
+        return e
+
+    def mutant(self, name: str) -> Mutant:
+        for m in self.mutants:
+            if m.name == name:
+                return m
+        raise KeyError(f"{self.id} has no mutant {name!r}; known: {mutant_names(self.id)}")
 
 
 REGISTRY: dict[str, Claim] = {}
 
 
-def claim(id: str, *, stem: str, statement: str, source: str, expected: str = "holds"):
-    """Register the decorated ``check(preset) -> Verdict`` as claim ``id``.
+def claim(
+    id: str,
+    *,
+    name: str,
+    statement: str,
+    source: str,
+    experiment: Callable,
+    presets: dict,
+    seed: int,
+    mutants: Sequence[Mutant],
+    latex: str = "",
+    expected: str | Callable[[], str] = "holds",
+    statistical: bool = False,
+):
+    """Register the decorated ``check(result) -> Verdict`` as claim ``id``.
 
-    ``expected`` is the verdict the evidence supports (``refuted`` for a source claim we
-    show false); ``metatheory verify`` exits non-zero when any verdict differs from it.
+    ``experiment(presets[preset], jax.random.key(seed))`` produces the result; ``expected``
+    is the verdict the evidence supports (a callable when it depends on the backend);
+    ``statistical`` marks checks whose false-alarm rate is not zero by design (calibrated
+    over ≥ 50 seeds). ``mutants``: at least two plausible bugs the check must reject.
     """
-    if expected not in VERDICTS[:3]:
+    if not callable(expected) and expected not in VERDICTS[:3]:
         raise ValueError(f"expected must be one of {VERDICTS[:3]}, got {expected!r}")
+    missing = [p for p in PRESETS if p not in presets]
+    if missing:
+        raise ValueError(f"claim {id}: presets must define {PRESETS}, missing {missing}")
+    if len(mutants) < 2:
+        raise ValueError(f"claim {id}: declare at least two mutants, got {len(mutants)}")
+    if len({m.name for m in mutants}) != len(mutants):
+        raise ValueError(f"claim {id}: mutant names must be unique")
+    if not getattr(experiment, "is_experiment", False):
+        raise TypeError(f"claim {id}: decorate {experiment!r} with experiments.experiment")
 
     def deco(fn):
         if id in REGISTRY:
             raise ValueError(f"claim {id} registered twice")
         family = fn.__module__.rsplit(".", 1)[-1]
-        REGISTRY[id] = Claim(id, stem, family, statement, source, expected, fn)
-        return fn
-
-    return deco
-
-
-def renders(id: str):
-    """Register ``render(verdict, outdir)`` writing claim ``id``'s figures and equations."""
-
-    def deco(fn):
-        REGISTRY[id] = replace(REGISTRY[id], render=fn)
+        REGISTRY[id] = Claim(
+            id=id,
+            name=name,
+            family=family,
+            statement=statement,
+            source=source,
+            expected_=expected,
+            check=fn,
+            experiment=experiment,
+            presets=dict(presets),
+            seed=int(seed),
+            mutants=tuple(mutants),
+            latex=latex,
+            statistical=statistical,
+        )
         return fn
 
     return deco
@@ -140,39 +287,79 @@ def get(cid: str) -> Claim:
     return REGISTRY[key]
 
 
-def _fingerprint() -> str:
-    """Hash of the package's source, so cached verdicts expire when the code changes."""
-    root = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*.py")):
-        h.update(p.read_bytes())
-    return h.hexdigest()[:16]
+def mutant_names(cid: str) -> list[str]:
+    """Names of the mutants claim ``cid`` declares."""
+    return [m.name for m in get(cid).mutants]
 
 
-def run(cid: str, preset: str = "quick", *, cache_dir: Path | None = None) -> Verdict:
-    """Run claim ``cid``'s check; with ``cache_dir``, reuse a finished run of the same code."""
+def mutant_pairs(*cids: str) -> list[tuple[str, str]]:
+    """``(claim id, mutant name)`` for every declared mutant of ``cids`` (for
+    ``pytest.mark.parametrize``)."""
+    return [(get(c).id, m) for c in cids for m in mutant_names(c)]
+
+
+def calibration_seed(cid: str, i: int) -> int:
+    """The ``i``-th calibration seed of claim ``cid`` (never its declared ledger seed)."""
+    return get(cid).seed + 10_000 * (i + 1)
+
+
+def run(
+    cid: str,
+    preset: str = "quick",
+    *,
+    seed: int | None = None,
+    mutant: str | Mutant | None = None,
+    cache_dir: Path | None = None,
+    result: Any = None,
+) -> Verdict:
+    """Run claim ``cid``: its experiment at ``presets[preset]`` with ``jax.random.key(seed)``
+    (default: the claim's declared seed), then its check.
+
+    ``mutant``: run with that declared mutant patched in. ``cache_dir``: also cache experiment
+    results on disk (they are always cached in memory within one process). ``result``: check
+    an experiment result computed elsewhere (e.g. by a vmapped seed sweep).
+    """
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
     c = get(cid)
-    path = None
-    if cache_dir is not None:
-        path = Path(cache_dir) / f"{c.id}-{preset}-{_fingerprint()}.pkl"
-        if path.exists():
-            return pickle.loads(path.read_bytes())
+    seed = c.seed if seed is None else int(seed)
+    mut = c.mutant(mutant) if isinstance(mutant, str) else mutant
+    store = _experiments._CACHE.get()
+    ctx = _experiments.caching(cache_dir) if store is None else _nullctx(store)
     t0 = time.perf_counter()
-    v = c.check(preset)
+    with ctx as store, mutated(mut):
+        computed = store["computed"]
+        given = result is not None
+        if result is None:
+            result = c.experiment(c.presets[preset], jax.random.key(seed))
+        v = c.check(result)
+        cached = not given and store["computed"] == computed
+    if not isinstance(v, Verdict):
+        raise TypeError(f"check of {c.id} must return a Verdict, got {type(v).__name__}")
+    v.id, v.preset, v.seed = c.id, preset, seed
+    v.mutant = None if mut is None else mut.name
     v.seconds = time.perf_counter() - t0
-    v.preset = preset
-    if v.id != c.id:
-        raise RuntimeError(f"check of {c.id} returned a verdict for {v.id}")
-    if not v.control_rejected and v.verdict != "fails":
-        v.note = (v.note + " " if v.note else "") + "negative control was not rejected."
-        v.verdict = "fails"
-    if path is not None:
-        try:
-            blob = pickle.dumps(v)
-        except (pickle.PicklingError, TypeError, AttributeError):
-            return v  # evidence that cannot be pickled is simply not cached
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(blob)
+    v.cached = cached
     return v
+
+
+class _nullctx:
+    def __init__(self, store):
+        self.store = store
+
+    def __enter__(self):
+        return self.store
+
+    def __exit__(self, *exc):
+        return False
+
+
+_GLOBAL_STORE = None
+
+
+def session_cache(directory: Path | None = None):
+    """Turn on experiment caching for the rest of this process (the CLI and pytest use it)."""
+    global _GLOBAL_STORE
+    cm = _experiments.caching(directory)
+    _GLOBAL_STORE = cm.__enter__()
+    return _GLOBAL_STORE

@@ -1,2 +1,165 @@
-"""Numerical experiments: pure functions of a frozen config and a PRNG key, returning result
-dataclasses (arrays, fitted numbers, intervals). No plotting, no asserting."""
+"""Numerical experiments: pure functions ``f(config, key) -> Result`` of a frozen config and a
+PRNG key, returning frozen result dataclasses built by keyword (arrays, fitted numbers,
+intervals). No plotting, no verdicts.
+
+Every public experiment is decorated with :func:`experiment`, which caches its result by
+(experiment, config, key, the source of the modules it depends on, the active mutant when
+that mutant can reach it). So two claims that share an experiment (G6 and G7 share one memory
+sweep) run it once, a mutant of a PAC-Bayes calculator does not retrain a neural process, and
+editing one family's file expires only the experiments that import it.
+
+An experiment whose body is pure JAX may be split as ``core(config, key) -> arrays`` (vmappable
+over keys) and ``finish(config, arrays) -> Result`` with :func:`vmappable`; calibration then
+runs its seeds as one vmapped program sharded over devices (:func:`metatheory.parallel.map_seeds`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import hashlib
+import inspect
+import pickle
+import sys
+import types
+from pathlib import Path
+
+import jax
+import numpy as np
+
+__all__ = ["experiment", "vmappable", "caching", "module_closure", "source_hash", "active_mutant"]
+
+_CACHE: contextvars.ContextVar = contextvars.ContextVar("metatheory_cache", default=None)
+_MUTANT: contextvars.ContextVar = contextvars.ContextVar("metatheory_mutant", default=None)
+
+
+def active_mutant():
+    """The mutant patched in right now (``None`` with the true code)."""
+    return _MUTANT.get()
+
+
+@contextlib.contextmanager
+def caching(directory: Path | None = None):
+    """Cache experiment results inside the block: in memory, and on disk under ``directory``."""
+    store = {"mem": {}, "dir": Path(directory) if directory is not None else None, "computed": 0}
+    token = _CACHE.set(store)
+    try:
+        yield store
+    finally:
+        _CACHE.reset(token)
+
+
+def module_closure(name: str) -> frozenset[str]:
+    """The ``metatheory`` modules that module ``name`` can reach through its globals."""
+    return _closure(name)
+
+
+@functools.cache
+def _closure(name: str) -> frozenset[str]:
+    seen, todo = set(), [name]
+    while todo:
+        m = sys.modules.get(todo.pop())
+        if m is None or m.__name__ in seen:
+            continue
+        seen.add(m.__name__)
+        for v in vars(m).values():
+            dep = v.__name__ if isinstance(v, types.ModuleType) else getattr(v, "__module__", None)
+            if isinstance(dep, str) and dep.startswith("metatheory") and dep not in seen:
+                todo.append(dep)
+    return frozenset(seen)
+
+
+@functools.cache
+def source_hash(name: str) -> str:
+    """Hash of the source files of :func:`module_closure` of ``name``."""
+    h = hashlib.sha256()
+    for dep in sorted(_closure(name)):
+        f = getattr(sys.modules[dep], "__file__", None)
+        if f:
+            h.update(dep.encode())
+            h.update(Path(f).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _key_bytes(key) -> bytes:
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    return np.asarray(key).tobytes()
+
+
+def _cache_key(fn, config, key) -> str | None:
+    mut = _MUTANT.get()
+    tag = ""
+    if mut is not None:
+        if mut.module in _closure(fn.__module__):
+            tag = mut.name
+        # else: the mutant cannot reach this experiment; the true result stands
+    h = hashlib.sha256()
+    for part in (fn.__module__, fn.__qualname__, repr(config), source_hash(fn.__module__), tag):
+        h.update(part.encode())
+        h.update(b"\0")
+    h.update(_key_bytes(key))
+    return h.hexdigest()[:24]
+
+
+def experiment(fn):
+    """Mark ``fn(config, key) -> Result`` as an experiment: results cached inside
+    :func:`caching` blocks (see the module docstring)."""
+    sig = list(inspect.signature(fn).parameters)
+    if sig[:2] != ["config", "key"]:
+        raise TypeError(f"experiment {fn.__qualname__} must take (config, key), got {sig}")
+
+    @functools.wraps(fn)
+    def wrapper(config, key):
+        store = _CACHE.get()
+        if store is None:
+            return fn(config, key)
+        k = _cache_key(fn, config, key)
+        if k in store["mem"]:
+            return store["mem"][k]
+        path = None
+        if store["dir"] is not None:
+            path = store["dir"] / "experiments" / f"{fn.__module__}.{fn.__qualname__}-{k}.pkl"
+            if path.exists():
+                try:
+                    res = pickle.loads(path.read_bytes())
+                except Exception:  # a truncated file from an interrupted run: recompute
+                    res = None
+                if res is not None:
+                    store["mem"][k] = res
+                    return res
+        res = fn(config, key)
+        store["computed"] += 1
+        store["mem"][k] = res
+        if path is not None:
+            try:
+                blob = pickle.dumps(res)
+            except (pickle.PicklingError, TypeError, AttributeError):
+                return res
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(blob)
+            tmp.replace(path)
+        return res
+
+    wrapper.is_experiment = True
+    return wrapper
+
+
+def vmappable(core, finish):
+    """An experiment ``finish(config, core(config, key))`` whose ``core`` is pure JAX over
+    ``key`` (no Python control flow on traced values), so seeds can be vmapped and sharded.
+
+    The returned function is an :func:`experiment`; ``.core`` and ``.finish`` stay reachable
+    for :func:`metatheory.parallel.map_seeds`."""
+
+    def run(config, key):
+        return finish(config, core(config, key))
+
+    run.__name__ = run.__qualname__ = core.__name__.removesuffix("_core")
+    run.__module__ = core.__module__
+    run.__doc__ = core.__doc__
+    wrapped = experiment(run)
+    wrapped.core, wrapped.finish = core, finish
+    return wrapped

@@ -1,6 +1,7 @@
 r"""Experiments for the MAML product formula (G1) and its first-order/truncated forms (G2).
 
-All in float64. Errors are relative: :math:`\|a-b\|/\|b\|`.
+All in float64. Errors are :func:`metatheory.numerics.rel_err_norm`,
+:math:`\|a-b\|/\|b\|`, unless a field says otherwise.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from metatheory import nets
+from metatheory.experiments import experiment
+from metatheory.numerics import flatten, rel_err_norm
 from metatheory.autodiff import dense_hessian
 from metatheory.learners.maml import (
     batched_maml_meta_gradient,
@@ -26,11 +29,11 @@ __all__ = [
     "GradConfig",
     "QUICK",
     "FULL",
+    "PRESETS",
     "ProductResult",
     "product_formula",
     "TruncResult",
     "truncated_products",
-    "rel_err",
 ]
 
 
@@ -53,20 +56,16 @@ QUICK = GradConfig()
 FULL = GradConfig(
     n_tasks=32, mlp_sizes=(1, 40, 40, 1), mlp_alpha=1e-3, n_directions=32, loop_tasks=25
 )
+PRESETS = {"quick": QUICK, "full": FULL}
 """Finn's width: with He-scaled weights the support-loss curvature reaches several hundred on
 large-amplitude tasks, so ten steps of alpha = 0.01 diverge; alpha = 1e-3 keeps alpha * L < 2."""
 
 
-def rel_err(a, b) -> float:
-    a, b = np.ravel(np.asarray(a, np.float64)), np.ravel(np.asarray(b, np.float64))
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
-
-
 def _flat(tree):
-    return np.asarray(ravel_pytree(tree)[0])
+    return np.asarray(flatten(tree))
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class ProductResult:
     n_inner: np.ndarray
     closed: np.ndarray  # max rel. error, autodiff vs (I - aH)^N grad L_Q(theta_N), per N
@@ -80,6 +79,7 @@ def _sinusoid_batch(key, n_tasks, k):
     return sinusoid.sample_batch(key, n_tasks, k, k)
 
 
+@experiment
 def product_formula(config: GradConfig, key: jax.Array) -> ProductResult:
     """G1: autodiff meta-gradient vs closed form, vs finite differences, vs a plain loop."""
     with jax.enable_x64(True):
@@ -107,8 +107,8 @@ def product_formula(config: GradConfig, key: jax.Array) -> ProductResult:
                 theta_n = linear.gd_iterates(theta0, xs_, ys_, alpha=c.alpha, n_steps=n)[-1]
                 gq = linear.gradient(theta_n, xq, yq)
                 jac = np.linalg.matrix_power(np.eye(c.d) - c.alpha * linear.hessian(xs_), n)
-                errs.append(rel_err(grads[t], jac @ gq))
-                ctl.append(rel_err(grads[t], gq))
+                errs.append(rel_err_norm(grads[t], jac @ gq))
+                ctl.append(rel_err_norm(grads[t], gq))
             closed.append(max(errs))
             closed_ctl.append(min(ctl))
 
@@ -152,12 +152,12 @@ def product_formula(config: GradConfig, key: jax.Array) -> ProductResult:
         )(params, s, q)
         ref = _reference_loop(params, s, q, alpha=c.mlp_alpha, n_inner=n)
         return ProductResult(
-            np.array(c.n_inner),
-            np.array(closed),
-            np.array(closed_ctl),
-            np.array(fd),
-            np.array(fd_ctl),
-            rel_err(_flat(batched), ref),
+            n_inner=np.array(c.n_inner),
+            closed=np.array(closed),
+            closed_control=np.array(closed_ctl),
+            fd=np.array(fd),
+            fd_control=np.array(fd_ctl),
+            loop=rel_err_norm(_flat(batched), ref),
         )
 
 
@@ -189,13 +189,14 @@ def _apply_to(loss_fn, data, params):
     return loss_fn(params, *data)
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class TruncResult:
-    cases: list[tuple[str, int, int]]  # (problem, N, k)
+    cases: tuple[tuple[str, int, int], ...]  # (problem, N, k)
     err: np.ndarray  # rel. error, truncated autodiff vs partial product
     err_control: np.ndarray  # rel. error vs the full product (truncation ignored)
 
 
+@experiment
 def truncated_products(config: GradConfig, key: jax.Array) -> TruncResult:
     """G2: first-order (k = 0) and truncated (0 < k < N) meta-gradients vs the last ``k``
     factors of the product, with Hessians ``H_j`` formed explicitly at every inner iterate."""
@@ -231,6 +232,6 @@ def truncated_products(config: GradConfig, key: jax.Array) -> TruncResult:
                     for hj in reversed(hess[n - k :]):
                         pred = (eye - alpha * hj) @ pred
                     cases.append((name, n, k))
-                    err.append(rel_err(g, pred))
-                    ctl.append(rel_err(g, full) if k < n else rel_err(g, gq))
-        return TruncResult(cases, np.array(err), np.array(ctl))
+                    err.append(rel_err_norm(g, pred))
+                    ctl.append(rel_err_norm(g, full) if k < n else rel_err_norm(g, gq))
+        return TruncResult(cases=tuple(cases), err=np.array(err), err_control=np.array(ctl))

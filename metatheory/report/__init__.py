@@ -45,7 +45,8 @@ def ledger_rows(verdicts) -> list[dict]:
         rows.append(
             {
                 "id": v.id,
-                "stem": c.stem,
+                "family": c.family,
+                "name": c.name,
                 "statement": c.statement,
                 "predicted": v.predicted,
                 "measured": v.measured,
@@ -56,6 +57,20 @@ def ledger_rows(verdicts) -> list[dict]:
                 "source": c.source,
                 "control": v.control,
                 "control_rejected": bool(v.control_rejected),
+                "checks": [
+                    {
+                        "name": k.name,
+                        "passed": k.passed,
+                        "measured": k.measured,
+                        "tolerance": k.tolerance,
+                        "level": k.level,
+                        "control": k.control,
+                    }
+                    for k in v.checks
+                ],
+                "design_level": v.design_level,
+                "seed": v.seed,
+                "latex": c.latex,
                 "preset": v.preset,
                 "note": v.note,
                 "numbers": {k: _jsonable(x) for k, x in v.numbers.items()},
@@ -255,10 +270,24 @@ def write_generated(verdicts, outdir: Path, full_rows=None) -> list[Path]:
         (outdir / "ledger-full.tex").write_text(latex_ledger_rows(full_rows))
         (outdir / "macros-full.tex").write_text(latex_macros_rows(full_rows, prefix="mtfull"))
     for v in verdicts:
-        render = claims.get(v.id).render
+        render = renderer(v.id)
         if render is not None:
             render(v, outdir)
     return sorted(outdir.iterdir())
+
+
+def renderer(cid: str):
+    """``render_<id>(verdict, outdir)`` from ``metatheory.report.<family>``, or ``None``."""
+    import importlib
+
+    c = claims.get(cid)
+    try:
+        mod = importlib.import_module(f"{__name__}.{c.family}")
+    except ModuleNotFoundError as e:
+        if e.name != f"{__name__}.{c.family}":
+            raise
+        return None
+    return getattr(mod, f"render_{c.id.lower()}", None)
 
 
 def build_pdf(paper_dir: Path) -> Path | None:

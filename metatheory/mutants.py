@@ -1,0 +1,204 @@
+"""Mutants: plausible bugs patched into the public code, which a claim's check must reject.
+
+A :class:`Mutant` names a public function by ``"module:attr"`` (a calculator in
+:mod:`metatheory.bounds`, a learner in :mod:`metatheory.learners`, a task family's closed form)
+and a ``make(original) -> replacement``. :func:`mutated` swaps the replacement in for every
+reference to the original in every loaded ``metatheory`` module (so modules that imported it
+by name see it too, and so do module-level dicts such as ``bounds.CALCULATORS``), clears JAX's
+compilation caches so no stale trace of the true code survives, and restores everything on
+exit. The check then runs its normal path against the wrong code.
+
+References bound at import time by other means (``functools.partial`` or ``jax.jit`` of the
+function stored in a module global, default arguments) are not reached: call public
+functions through their module globals at run time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jax
+
+__all__ = ["Mutant", "mutated"]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A plausible bug: ``target`` (``"package.module:function"``) replaced by ``make(orig)``."""
+
+    name: str
+    description: str
+    target: str
+    make: Callable[[Callable], Callable]
+
+    def __post_init__(self):
+        if ":" not in self.target:
+            raise ValueError(f"target must be 'module:attr', got {self.target!r}")
+        if not self.name.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(f"mutant name must be a slug, got {self.name!r}")
+
+    @property
+    def module(self) -> str:
+        """The module that defines the patched function."""
+        return self.target.split(":")[0]
+
+    @property
+    def attr(self) -> str:
+        return self.target.split(":")[1]
+
+
+def _patch_everywhere(orig, new) -> list[tuple]:
+    undo = []
+    for mname, mod in list(sys.modules.items()):
+        if not mname.startswith("metatheory") or mod is None:
+            continue
+        for k, v in list(vars(mod).items()):
+            if v is orig:
+                setattr(mod, k, new)
+                undo.append((mod, k, orig))
+            elif isinstance(v, dict) and not k.startswith("__"):
+                for dk, dv in list(v.items()):
+                    if dv is orig:
+                        v[dk] = new
+                        undo.append((v, dk, orig))
+    return undo
+
+
+def _restore(undo) -> None:
+    for obj, k, orig in reversed(undo):
+        if isinstance(obj, dict):
+            obj[k] = orig
+        else:
+            setattr(obj, k, orig)
+
+
+@contextlib.contextmanager
+def mutated(mutant: Mutant | None):
+    """Run the block with ``mutant`` patched in everywhere (a no-op for ``None``)."""
+    from metatheory import experiments
+
+    if mutant is None or experiments._MUTANT.get() is mutant:
+        yield
+        return
+    if experiments._MUTANT.get() is not None:
+        raise RuntimeError("mutants do not nest")
+
+    mod = importlib.import_module(mutant.module)
+    orig = getattr(mod, mutant.attr)
+    new = mutant.make(orig)
+    undo = _patch_everywhere(orig, new)
+    token = experiments._MUTANT.set(mutant)
+    jax.clear_caches()
+    try:
+        yield
+    finally:
+        experiments._MUTANT.reset(token)
+        _restore(undo)
+        jax.clear_caches()
+
+
+# ----------------------------------------------------------------------------------------
+# A catalogue of learner mutants shared by several families. Each wraps or re-states
+# ``metatheory.learners.maml.inner_adapt``, through which every MAML-family learner adapts.
+
+_INNER = "metatheory.learners.maml:inner_adapt"
+
+
+def _simple_inner(
+    loss_fn,
+    params,
+    support,
+    *,
+    alpha,
+    n_inner,
+    first_order=False,
+    truncate=None,
+    per_step=False,
+    sign=1.0,
+    keep_first=False,
+    **_,
+):
+    """The plain inner loop with the Hessian term's sign set by ``sign`` (−1 flips it): the
+    step is ``θ − α(g if sign = 1 else 2·sg(g) − g)``, equal in value, with derivative
+    ``I − sign·αH``. ``keep_first`` differentiates the first ``truncate`` steps instead of
+    the last ones."""
+    n_diff = 0 if first_order else (n_inner if truncate is None else int(truncate))
+    x, y = support
+    grad_fn = jax.grad(loss_fn)
+    for j in range(n_inner):
+        xj, yj = (x[j], y[j]) if per_step else (x, y)
+        g = grad_fn(params, xj, yj)
+        frozen = j >= n_diff if keep_first else j < n_inner - n_diff
+        if frozen:
+            g = jax.lax.stop_gradient(g)
+        elif sign < 0:
+            g = jax.tree_util.tree_map(lambda a: 2 * jax.lax.stop_gradient(a) - a, g)
+        if jax.tree_util.tree_structure(alpha) == jax.tree_util.tree_structure(params):
+            params = jax.tree_util.tree_map(lambda p, d, a: p - a * d, params, g, alpha)
+        else:
+            params = jax.tree_util.tree_map(lambda p, d: p - alpha * d, params, g)
+    return params
+
+
+def maml_hessian_sign() -> Mutant:
+    """(I + αH_j) for (I − αH_j): the Hessian term of the meta-gradient with the wrong sign."""
+    return Mutant(
+        "hessian-sign",
+        "meta-gradient with (I+αH) for (I−αH): Hessian term sign-flipped",
+        _INNER,
+        lambda orig: lambda *a, **kw: _simple_inner(*a, **{**kw, "sign": -1.0}),
+    )
+
+
+def maml_truncate_first() -> Mutant:
+    """Truncation that keeps the first k factors of the product instead of the last k."""
+    return Mutant(
+        "truncate-first",
+        "truncation differentiates the first k inner steps, not the last k",
+        _INNER,
+        lambda orig: lambda *a, **kw: _simple_inner(*a, **{**kw, "keep_first": True}),
+    )
+
+
+def maml_first_order() -> Mutant:
+    """First-order MAML where the full meta-gradient is claimed (Hessian term dropped)."""
+    return Mutant(
+        "first-order",
+        "Hessian term dropped: FOMAML where MAML is claimed",
+        _INNER,
+        lambda orig: lambda *a, **kw: orig(*a, **{**kw, "first_order": True, "truncate": None}),
+    )
+
+
+def maml_off_by_one(delta: int = -1) -> Mutant:
+    """N + ``delta`` inner steps where N are asked for."""
+
+    def make(orig):
+        def wrong(*a, n_inner, **kw):
+            n = max(int(n_inner) + delta, 0)
+            if kw.get("truncate") is not None:
+                kw["truncate"] = min(int(kw["truncate"]), n)
+            return orig(*a, n_inner=n, **kw)
+
+        return wrong
+
+    word = f"plus{delta}" if delta > 0 else f"minus{-delta}"
+    return Mutant(f"inner-steps-{word}", f"off-by-one: N{delta:+d} inner steps", _INNER, make)
+
+
+def maml_alpha_scaled(factor: float) -> Mutant:
+    """The inner step size ``factor × α`` (a wrong inner α)."""
+    return Mutant(
+        f"inner-alpha-x{factor:g}".replace(".", "p"),
+        f"wrong inner step size: {factor:g}α",
+        _INNER,
+        lambda orig: (
+            lambda *a, alpha, **kw: orig(
+                *a, alpha=jax.tree_util.tree_map(lambda t: factor * t, alpha), **kw
+            )
+        ),
+    )
