@@ -62,10 +62,26 @@ def _paper_dir(arg: str) -> Path:
 
 
 def cmd_list(args) -> int:
+    if args.markdown:
+        print(markdown_table())
+        return 0
     for cid in claims.ids():
         c = claims.get(cid)
-        print(f"{c.id:4s} {c.stem:28s} [{c.expected}] {c.statement}  ({c.source})")
+        print(f"{c.id:4s} {c.family:15s} [{c.expected}] {c.statement}  ({c.source})")
     return 0
+
+
+def markdown_table() -> str:
+    """The README's claims table: one row per registered claim."""
+    lines = [
+        "| id | family | claim | source | expected verdict | mutants |",
+        "|---|---|---|---|---|---|",
+    ]
+    for cid in claims.ids():
+        c = claims.get(cid)
+        row = [c.id, f"`{c.family}`", c.statement, c.source, f"`{c.expected}`", str(len(c.mutants))]
+        lines.append("| " + " | ".join(x.replace("|", "\\|") for x in row) + " |")
+    return "\n".join(lines)
 
 
 def cmd_verify(args) -> int:
@@ -207,7 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    sub.add_parser("list", help="list the claims").set_defaults(_cmd=cmd_list)
+    ls = sub.add_parser("list", help="list the claims")
+    ls.add_argument("--markdown", action="store_true", help="the README's claims table")
+    ls.set_defaults(_cmd=cmd_list)
 
     v = sub.add_parser("verify", help="run claim checks and print the ledger")
     v.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
