@@ -51,10 +51,10 @@ class Mutant:
         return self.target.split(":")[1]
 
 
-def _patch_everywhere(orig, new) -> list[tuple]:
+def _patch_everywhere(orig, new, home: str) -> list[tuple]:
     undo = []
     for mname, mod in list(sys.modules.items()):
-        if not mname.startswith("metatheory") or mod is None:
+        if mod is None or not (mname.startswith("metatheory") or mname == home):
             continue
         for k, v in list(vars(mod).items()):
             if v is orig:
@@ -90,7 +90,7 @@ def mutated(mutant: Mutant | None):
     mod = importlib.import_module(mutant.module)
     orig = getattr(mod, mutant.attr)
     new = mutant.make(orig)
-    undo = _patch_everywhere(orig, new)
+    undo = _patch_everywhere(orig, new, mutant.module)
     token = experiments._MUTANT.set(mutant)
     jax.clear_caches()
     try:

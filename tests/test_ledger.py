@@ -1,12 +1,27 @@
-"""The ledger machinery, the report writers and the CLI (fast: no real claim is run)."""
+"""The ledger machinery, the report writers and the CLI (fast: only fake claims are run)."""
 
 import json
 
+import jax
+import numpy as np
 import pytest
 
-from metatheory import claims, report
-from metatheory.claims import Verdict
+from metatheory import claims, experiments, report
+from metatheory.claims import Check, Mutant, Verdict
 from metatheory.cli import main
+
+
+def _cfg():
+    return {"quick": 1.0, "full": 2.0}
+
+
+@experiments.experiment
+def _fake_experiment(config, key):
+    return float(config) + float(jax.random.uniform(key))
+
+
+def _scale(x):
+    return x
 
 
 @pytest.fixture
@@ -15,55 +30,99 @@ def fake_claims(monkeypatch):
     claims.ids()  # load the real families first
     reg = dict(claims.REGISTRY)
     monkeypatch.setattr(claims, "REGISTRY", reg)
+    mutants = [
+        Mutant("double", "scale doubled", f"{__name__}:_scale", lambda f: lambda x: 2 * f(x)),
+        Mutant("neg", "sign flipped", f"{__name__}:_scale", lambda f: lambda x: -f(x)),
+    ]
 
-    def good(preset):
-        return Verdict(
-            "Z1",
-            "holds",
-            "p",
-            "m 1.0",
-            "t",
-            "wrong exponent",
-            True,
+    def good(r):
+        ok = 1.0 <= _scale(r) <= 2.0
+        return Verdict.of(
+            [
+                Check("range", ok, f"{r:.3f}", "in [1, 2]"),
+                Check("control: 0", not (1.0 <= 0.0 <= 2.0), "0 rejected", control=True),
+            ],
+            predicted="p",
             numbers={"x": 1.5e-12, "name": "a_b"},
         )
 
-    def blind(preset):
-        return Verdict("Z2", "holds", "p", "m", "t", "a control that passed", False)
+    def blind(r):
+        return Verdict.of(
+            [Check("range", True, "m", "t"), Check("control: passes", False, control=True)]
+        )
 
-    reg["Z1"] = claims.Claim("Z1", "fake_good", "fake", "A fake claim.", "nowhere", "holds", good)
-    reg["Z2"] = claims.Claim("Z2", "fake_blind", "fake", "Blind.", "nowhere", "holds", blind)
+    common = dict(
+        family="fake",
+        source="nowhere",
+        expected_="holds",
+        experiment=_fake_experiment,
+        presets=_cfg(),
+        mutants=tuple(mutants),
+    )
+    reg["Z1"] = claims.Claim(
+        id="Z1", name="fake_good", statement="A fake claim.", check=good, seed=901, **common
+    )
+    reg["Z2"] = claims.Claim(
+        id="Z2", name="fake_blind", statement="Blind.", check=blind, seed=902, **common
+    )
     return reg
-
-
-def test_every_registered_claim_is_well_formed():
-    for cid in claims.ids():
-        c = claims.get(cid)
-        assert c.statement and c.source and c.stem
-        assert c.expected in claims.VERDICTS[:3]
-    assert {"G1", "G2", "S1"} <= set(claims.ids())
 
 
 def test_unknown_claim_and_verdict_are_rejected():
     with pytest.raises(KeyError, match="unknown claim"):
         claims.get("Q99")
     with pytest.raises(ValueError, match="verdict"):
-        Verdict("G1", "maybe", "", "", "", "", True)
+        Verdict("maybe")
     with pytest.raises(ValueError, match="preset"):
         claims.run("G1", "medium")
+    with pytest.raises(ValueError, match="sub-check"):
+        Verdict.of([])
+    with pytest.raises(ValueError, match="not a control"):
+        Verdict.of([Check("c", True, control=True)])
 
 
-def test_unrejected_control_turns_verdict_into_fails(fake_claims):
-    assert claims.run("Z1").verdict == "holds"
+def test_claim_declaration_is_validated():
+    kw = dict(name="n", statement="s", source="s", presets=_cfg(), seed=1)
+    m = Mutant("m", "d", f"{__name__}:_scale", lambda f: f)
+    with pytest.raises(ValueError, match="two mutants"):
+        claims.claim("Z9", experiment=_fake_experiment, mutants=[m], **kw)
+    with pytest.raises(ValueError, match="presets"):
+        claims.claim("Z9", experiment=_fake_experiment, mutants=[m, m], **{**kw, "presets": {}})
+    with pytest.raises(TypeError, match="experiment"):
+        claims.claim(
+            "Z9", experiment=lambda c, k: 0, mutants=[m, Mutant("n", "d", m.target, m.make)], **kw
+        )
+
+
+def test_failed_control_or_subcheck_turns_verdict_into_fails(fake_claims):
+    v = claims.run("Z1")
+    assert v.verdict == "holds" and v.control_rejected and v.failed == []
     v = claims.run("Z2")
-    assert v.verdict == "fails" and "control" in v.note
+    assert v.verdict == "fails" and v.failed == ["control: passes"]
 
 
-def test_cache_reuses_a_finished_run(fake_claims, tmp_path):
-    v1 = claims.run("Z1", cache_dir=tmp_path)
-    assert len(list(tmp_path.iterdir())) == 1
-    v2 = claims.run("Z1", cache_dir=tmp_path)
-    assert v2.seconds == v1.seconds
+def test_mutants_are_patched_in_and_restored(fake_claims):
+    assert claims.run("Z1", mutant="double").verdict == "fails"  # 2(1 + u) > 2
+    assert claims.run("Z1", mutant="neg").verdict == "fails"
+    assert claims.run("Z1").verdict == "holds"
+    assert _scale(1.0) == 1.0
+
+
+def test_seed_draws_a_fresh_instance(fake_claims):
+    v1, v2 = claims.run("Z1", seed=1), claims.run("Z1", seed=2)
+    assert (v1.seed, v2.seed, claims.run("Z1").seed) == (1, 2, 901)
+    assert v1.measured != v2.measured
+
+
+def test_experiment_cache_reuses_a_finished_run(fake_claims, tmp_path):
+    with experiments.caching(tmp_path) as store:
+        claims.run("Z1")
+        assert store["computed"] == 1
+        v = claims.run("Z1")
+        assert store["computed"] == 1 and v.cached
+    assert len(list((tmp_path / "experiments").iterdir())) == 1
+    with experiments.caching(tmp_path) as store:  # a new process would read it from disk
+        assert claims.run("Z1").cached and store["computed"] == 0
 
 
 def test_json_rows_equal_table_rows(fake_claims, tmp_path):
@@ -72,6 +131,7 @@ def test_json_rows_equal_table_rows(fake_claims, tmp_path):
     rows = json.loads((tmp_path / "l.json").read_text())
     assert [r["id"] for r in rows] == ["Z1", "Z2"]
     assert set(report.COLUMNS) <= set(rows[0])
+    assert [c["name"] for c in rows[1]["checks"]] == ["range", "control: passes"]
     table = report.format_table(vs)
     for r in rows:
         assert r["verdict"] in table and r["id"] in table
@@ -97,6 +157,7 @@ def test_cli_bad_input_exits_2_with_one_line(capsys):
     assert main(["verify", "--full", "--json"]) == 2
     assert main(["paper", "--paper-dir", "/nonexistent"]) == 2
     assert main(["bound"]) == 2
+    assert main(["calibrate", "G1", "--seeds", "0"]) == 2
 
 
 def test_cli_verify_writes_json_and_exit_code(fake_claims, tmp_path, capsys):
@@ -109,3 +170,7 @@ def test_cli_verify_writes_json_and_exit_code(fake_claims, tmp_path, capsys):
 def test_cli_list(capsys):
     assert main(["list"]) == 0
     assert "G1" in capsys.readouterr().out
+
+
+def test_numbers_are_finite_floats(fake_claims):
+    assert np.isfinite(claims.run("Z1").numbers["x"])

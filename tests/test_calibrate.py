@@ -1,0 +1,120 @@
+"""Calibration: rates, intervals, resume from cache, and seeds sharded over forced host
+devices giving the same results as unsharded."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from metatheory import calibrate, claims, experiments, parallel
+from metatheory.claims import Check, Mutant, Verdict
+
+
+def _core(config, key):
+    return {"x": jax.random.normal(key, (config,)).mean()}
+
+
+def _finish(config, out):
+    return float(out["x"])
+
+
+_vm = experiments.vmappable(_core, _finish)
+
+
+def _offset(x):
+    return x
+
+
+@pytest.fixture
+def fake_stat_claim(monkeypatch):
+    claims.ids()
+    reg = dict(claims.REGISTRY)
+    monkeypatch.setattr(claims, "REGISTRY", reg)
+
+    def check(r):
+        z = _offset(r) * 8.0  # mean of 64 standard normals: sd 1/8
+        return Verdict.of([Check("z", abs(z) <= 2.576, f"{z:.2f}", "|z| ≤ 2.576", level=0.01)])
+
+    reg["Z7"] = claims.Claim(
+        id="Z7",
+        name="fake_z",
+        family="fake",
+        statement="mean 0",
+        source="none",
+        expected_="holds",
+        check=check,
+        experiment=_vm,
+        presets={"quick": 64, "full": 64},
+        seed=907,
+        statistical=True,
+        mutants=(
+            Mutant("shift", "mean shifted by 1", f"{__name__}:_offset", lambda f: lambda x: x + 1),
+            Mutant(
+                "tiny", "mean shifted by 0.01", f"{__name__}:_offset", lambda f: lambda x: x + 0.01
+            ),
+        ),
+    )
+    return reg
+
+
+def test_rates_and_resume(fake_stat_claim, tmp_path):
+    row = calibrate.calibrate_claim("Z7", seeds=20, cache_dir=tmp_path)
+    assert row["false_alarm"]["n"] == 20 and row["false_alarm"]["k"] <= 2
+    shift, tiny = row["mutants"]
+    assert shift["power"]["k"] == 20  # a shift of 8 standard errors is always caught
+    assert tiny["power"]["k"] <= 3  # 0.08 standard errors: no power, honestly reported
+    lo, hi = shift["power"]["ci"]
+    assert lo > 0.8 and hi == 1.0
+    assert row["design_level"] == pytest.approx(0.01)
+    n_files = len(list((tmp_path / "calibration").iterdir()))
+    again = calibrate.calibrate_claim("Z7", seeds=20, cache_dir=tmp_path)
+    assert again["false_alarm"] == row["false_alarm"]
+    assert len(list((tmp_path / "calibration").iterdir())) == n_files
+
+
+def test_json_schema(fake_stat_claim, tmp_path):
+    p = tmp_path / "c.json"
+    calibrate.calibrate(["Z7"], seeds=3, json_path=p)
+    (row,) = json.loads(p.read_text())
+    assert {"id", "seeds", "false_alarm", "design_level", "mutants"} <= set(row)
+    assert {"k", "n"} <= set(row["false_alarm"])
+    assert {"name", "description", "power"} <= set(row["mutants"][0])
+
+
+def test_map_seeds_vmapped_equals_loop():
+    seeds = [3, 5, 8]
+    batched = parallel.map_seeds(_vm, 16, seeds)
+    looped = [_finish(16, _core(16, jax.random.key(s))) for s in seeds]
+    assert jnp.allclose(jnp.array(batched), jnp.array(looped), rtol=1e-6)
+
+
+def test_seeds_sharded_over_four_devices_equal_unsharded():
+    code = textwrap.dedent(
+        """
+        import jax, json
+        import numpy as np
+        from metatheory import experiments, parallel
+        assert len(jax.devices()) == 4
+        def core(config, key):
+            return {"x": jax.random.normal(key, (config,)).sum()}
+        def finish(config, out):
+            return float(out["x"])
+        vm = experiments.vmappable(core, finish)
+        seeds = list(range(10))  # 10 is not a multiple of 4: padding is exercised
+        sharded = parallel.map_seeds(vm, 32, seeds)
+        single = parallel.map_seeds(vm, 32, seeds, mesh=parallel.seed_mesh(jax.devices()[:1]))
+        print(json.dumps([sharded, single]))
+        """
+    )
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    sharded, single = json.loads(out.stdout.strip().splitlines()[-1])
+    assert sharded == pytest.approx(single, rel=1e-6, abs=1e-6)
