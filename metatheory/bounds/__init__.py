@@ -3,10 +3,26 @@
 Every calculator validates its arguments (``ValueError`` naming the argument and the accepted
 range), broadcasts over arrays, and is listed in :data:`CALCULATORS` under the name the
 ``metatheory bound NAME`` command uses.
+
+Rules shared by every calculator (and :func:`gaussian_kl`, :func:`grant_prior_covariance`):
+
+* **Return type.** NumPy/Python input gives float64 NumPy (a ``numpy.float64`` scalar when
+  0-d); if any argument is a JAX array or traced, the result is a ``jax.Array`` in JAX's
+  default float dtype (float64 under ``jax_enable_x64``).
+* **Transformations.** ``jax.jit``, ``jax.grad`` and ``jax.vmap`` work in every real
+  argument; gradients are those of the formula (the kl inverse differentiates by the implicit
+  function theorem). Integer arguments (``n_steps``) differentiate as the formula's continuous
+  extension.
+* **Bad input.** Concrete invalid input raises ``ValueError`` naming the argument and its
+  range. Traced input cannot be checked at trace time: the result is NaN wherever an argument
+  is invalid, never a plausible number. Bool and complex arguments are rejected (also traced).
+* **Overflow** gives ``inf`` without warnings (``grant_prior_covariance`` raises on concrete
+  input, since an infinite covariance matrix has no finite entries to return).
 """
 
 from __future__ import annotations
 
+from metatheory.bounds.fmo import fmo_smoothness, maml_smoothness
 from metatheory.bounds.fomaml import fomaml_bias_bound
 from metatheory.bounds.grant import grant_prior_covariance, grant_prior_precision
 from metatheory.bounds.pac_bayes import (
@@ -17,7 +33,6 @@ from metatheory.bounds.pac_bayes import (
     mcallester_bound,
     pentina_lampert_bound,
 )
-from metatheory.bounds.fmo import fmo_smoothness, maml_smoothness
 
 CALCULATORS: dict = {}
 """CLI name -> calculator function; ``metatheory bound NAME --arg value`` calls it."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from metatheory.bounds._validate import check, is_traced
+from metatheory.bounds._validate import Args, check, is_traced, mul0  # noqa: F401
 
 __all__ = ["fmo_smoothness", "maml_smoothness"]
 
@@ -21,36 +21,64 @@ __all__ = ["fmo_smoothness", "maml_smoothness"]
 def fmo_smoothness(L, rho, alpha, grad_norm):
     r"""FMO's local smoothness constant :math:`4L + 2\rho\alpha\cdot\mathrm{grad\_norm}`.
 
-    ``L > 0`` (gradient Lipschitz constant of each task loss), ``rho >= 0`` (Hessian
-    Lipschitz constant), ``0 < alpha <= 1/L`` (inner step), ``grad_norm >= 0``
-    (:math:`E_i\|\nabla f_i(w)\|`). Broadcasts. Example: ``fmo_smoothness(1, 2, 0.1, 3) = 5.2``.
+    Args:
+        L: gradient Lipschitz constant of each task loss, in (0, inf).
+        rho: Hessian Lipschitz constant, in [0, inf).
+        alpha: inner step size, in (0, 1/L].
+        grad_norm: :math:`E_i\|\nabla f_i(w)\|`, in [0, inf).
+
+    Broadcasts; jit/grad/vmap-safe (NaN where a traced argument is invalid).
+    Example: ``fmo_smoothness(1, 2, 0.1, 3) = 5.2``.
     """
-    L = check("L", L, low=0.0, low_open=True, high=np.inf, high_open=True)
-    rho = check("rho", rho, low=0.0, high=np.inf, high_open=True)
-    alpha = check("alpha", alpha, low=0.0, low_open=True, high=np.inf, high_open=True)
-    grad_norm = check("grad_norm", grad_norm, low=0.0, high=np.inf, high_open=True)
-    if not any(is_traced(a) for a in (L, alpha)):
+    v = Args()
+    fin = dict(high=np.inf, high_open=True)
+    L = v("L", L, low=0.0, low_open=True, **fin)
+    rho = v("rho", rho, low=0.0, **fin)
+    alpha = v("alpha", alpha, low=0.0, low_open=True, **fin)
+    grad_norm = v("grad_norm", grad_norm, low=0.0, **fin)
+    L, rho, alpha, grad_norm = v.floats(L, rho, alpha, grad_norm)
+    xp = v.xp
+    with v.errstate():
         # alpha * L <= 1 with a relative rounding allowance (alpha = 1/L computed in floats)
-        over = np.asarray(alpha, np.float64) * np.asarray(L, np.float64) > 1.0 + 1e-12
-        if np.any(over):
-            raise ValueError(
+        aL = alpha * L
+        v.require(
+            "alpha",
+            aL <= 1.0 + 1e-12,
+            lambda: (
                 "alpha must be in (0, 1/L] for fmo_smoothness (the bound uses 1 + alpha*L <= 2), "
-                f"got alpha*L = {float(np.max(np.asarray(alpha * L, np.float64))):g}"
-            )
-    return 4.0 * L + 2.0 * rho * alpha * grad_norm
+                f"got alpha*L = {float(np.max(aL)):g}"
+            ),
+        )
+        out = 4.0 * L + 2.0 * mul0(xp, rho, alpha * grad_norm)
+    return v.out(out)
 
 
 def maml_smoothness(L, rho, alpha, G, n_steps=1):
     r"""Smoothness constant of the ``n_steps``-step MAML objective,
     :math:`(1+\alpha L)^{2N}L + (\rho G/L)(1+\alpha L)^{N-1}((1+\alpha L)^N-1)`.
 
-    ``L > 0``, ``rho >= 0``, ``alpha > 0``, ``G >= 0`` (a bound on :math:`\|\nabla f_i\|` at the
-    inner iterates), ``n_steps`` a non-negative integer. Broadcasts.
+    Args:
+        L: gradient Lipschitz constant of each task loss, in (0, inf).
+        rho: Hessian Lipschitz constant, in [0, inf).
+        alpha: inner step size, in (0, inf).
+        G: bound on :math:`\|\nabla f_i\|` at the inner iterates, in [0, inf).
+        n_steps: number of inner steps N, an integer in [0, inf); default 1.
+
+    Broadcasts; jit/grad/vmap-safe (NaN where a traced argument is invalid); ``inf`` when
+    the constant overflows.
     """
-    L = check("L", L, low=0.0, low_open=True, high=np.inf, high_open=True)
-    rho = check("rho", rho, low=0.0, high=np.inf, high_open=True)
-    alpha = check("alpha", alpha, low=0.0, low_open=True, high=np.inf, high_open=True)
-    G = check("G", G, low=0.0, high=np.inf, high_open=True)
-    n = check("n_steps", n_steps, low=0.0, high=np.inf, high_open=True, integer=True)
-    q = 1.0 + alpha * L
-    return q ** (2 * n) * L + (rho * G / L) * q ** (n - 1) * (q**n - 1.0)
+    v = Args()
+    fin = dict(high=np.inf, high_open=True)
+    L = v("L", L, low=0.0, low_open=True, **fin)
+    rho = v("rho", rho, low=0.0, **fin)
+    alpha = v("alpha", alpha, low=0.0, low_open=True, **fin)
+    G = v("G", G, low=0.0, **fin)
+    n = v("n_steps", n_steps, low=0.0, integer=True, **fin)
+    L, rho, alpha, G, n = v.floats(L, rho, alpha, G, n)
+    xp = v.xp
+    with v.errstate():
+        lq = xp.log1p(alpha * L)  # log q, q = 1 + alpha L
+        head = L * xp.exp(2.0 * n * lq)
+        tail = xp.exp((n - 1.0) * lq) * xp.expm1(n * lq)  # q^(N-1) (q^N - 1)
+        out = head + mul0(xp, rho * G / L, tail)
+    return v.out(out)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from metatheory.bounds._validate import check
+from metatheory.bounds._validate import Args, check, mul0  # noqa: F401
 
 __all__ = ["fomaml_bias_bound"]
 
@@ -24,26 +24,38 @@ def fomaml_bias_bound(alpha, L, G, n_steps, psd=False):
     r"""Upper bound on :math:`\|g_{MAML} - g_{FO}\|`: ``((1+alpha L)^N - 1) G``, or with
     ``psd=True`` (constant PSD Hessian, ``alpha L <= 1``) ``(1 - (1-alpha L)^N) G``.
 
-    ``alpha > 0``, ``L >= 0`` (Hessian norm bound), ``G >= 0`` (query-gradient norm bound),
-    finite; integer ``n_steps >= 1``. Broadcasts over arrays.
+    Args:
+        alpha: inner step size, in (0, inf).
+        L: bound on the inner Hessians' norm, in [0, inf).
+        G: bound on the query-gradient norm, in [0, inf).
+        n_steps: number of inner steps N, an integer in [1, inf).
+        psd: the Hessian is constant and PSD with alpha*L <= 1 (a Python bool); default False.
+
+    Broadcasts; jit/grad/vmap-safe (NaN where a traced argument is invalid); ``inf`` when
+    the bound overflows.
     """
-    fin = dict(high=np.inf, high_open=True)
-    alpha = np.asarray(check("alpha", alpha, low=0.0, low_open=True, **fin), np.float64)
-    L = np.asarray(check("L", L, low=0.0, **fin), np.float64)
-    G = np.asarray(check("G", G, low=0.0, **fin), np.float64)
-    n = np.asarray(check("n_steps", n_steps, low=1, integer=True, **fin), np.float64)
     if isinstance(psd, bool | np.bool_) or (isinstance(psd, int | np.integer) and psd in (0, 1)):
         psd = bool(psd)
     else:
         raise ValueError(f"psd must be a bool, got {psd!r}")
-    x = alpha * L
-    if psd:
-        check("alpha * L (psd=True)", x, low=0.0, high=1.0)
-        with np.errstate(divide="ignore"):  # alpha L = 1: log1p(-1) = -inf, factor 1
-            factor = -np.expm1(n * np.log1p(-x))
-    else:
-        with np.errstate(over="ignore"):  # astronomically large bounds become inf, not an error
-            factor = np.expm1(n * np.log1p(x))
-    with np.errstate(invalid="ignore"):
-        out = np.where(G == 0, 0.0, factor * G)  # G = 0: no query gradient, no bias (not inf*0)
-    return out[()] if out.ndim == 0 else out
+    v = Args()
+    fin = dict(high=np.inf, high_open=True)
+    alpha = v("alpha", alpha, low=0.0, low_open=True, **fin)
+    L = v("L", L, low=0.0, **fin)
+    G = v("G", G, low=0.0, **fin)
+    n = v("n_steps", n_steps, low=1, integer=True, **fin)
+    alpha, L, G, n = v.floats(alpha, L, G, n)
+    xp = v.xp
+    with v.errstate():
+        x = alpha * L
+        if psd:
+            v.require(
+                "alpha",
+                x <= 1.0,
+                lambda: f"alpha * L (psd=True) must be in [0, 1.0], got {float(np.max(x)):g}",
+            )
+            factor = -xp.expm1(n * xp.log1p(-x))  # alpha L = 1: log1p(-1) = -inf, factor 1
+        else:
+            factor = xp.expm1(n * xp.log1p(x))  # astronomically large bounds become inf
+        out = mul0(xp, factor, G)  # G = 0: no query gradient, no bias (not inf*0)
+    return v.out(out)

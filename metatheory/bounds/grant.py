@@ -13,9 +13,11 @@ Sec. 3.1 (after Santos 1996); derivation in :mod:`metatheory.symbolic.grant`.
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-from metatheory.bounds._validate import check
+from metatheory.bounds._validate import Args, check, is_traced
 
 __all__ = ["grant_prior_precision", "grant_prior_covariance"]
 
@@ -30,38 +32,132 @@ def grant_prior_precision(h, alpha, n_steps):
     r"""Prior precision :math:`\lambda = h r^N/(1-r^N)`, :math:`r = 1-\alpha h`, that makes
     ``n_steps`` GD steps on :math:`\tfrac h2(\theta-\hat\theta)^2` the MAP estimate.
 
-    Requires ``h > 0``, ``alpha > 0``, ``0 < alpha*h < 1`` and an integer ``n_steps >= 1``;
-    broadcasts over arrays. Small-step limit: :math:`1/(\alpha N) - (N+1)h/(2N) + O(\alpha)`.
+    Args:
+        h: curvature of the quadratic, in (0, inf).
+        alpha: step size, in (0, inf) with 0 < alpha*h < 1.
+        n_steps: number of GD steps N, an integer in [1, inf).
+
+    Broadcasts; jit/grad/vmap-safe (NaN where a traced argument is invalid). Small-step
+    limit: :math:`1/(\alpha N) - (N+1)h/(2N) + O(\alpha)`; underflows to 0 when
+    :math:`(1-\alpha h)^N` does.
     """
-    h = np.asarray(check("h", h, low=0.0, high=np.inf, low_open=True, high_open=True), np.float64)
-    alpha, n = _common(alpha, n_steps)
-    check("alpha * h", alpha * h, low=0.0, high=1.0, low_open=True, high_open=True)
-    log_r = np.log1p(-alpha * h)
-    # r^N / (1 - r^N) without cancellation at small alpha: exp(N log r) / -expm1(N log r)
-    out = h * np.exp(n * log_r) / -np.expm1(n * log_r)
-    return out[()] if out.ndim == 0 else out
+    v = Args()
+    fin = dict(high=np.inf, high_open=True)
+    h = v("h", h, low=0.0, low_open=True, **fin)
+    alpha = v("alpha", alpha, low=0.0, low_open=True, **fin)
+    n = v("n_steps", n_steps, low=1, integer=True, **fin)
+    h, alpha, n = v.floats(h, alpha, n)
+    xp = v.xp
+    with v.errstate():
+        ah = alpha * h
+        v.require(
+            "alpha * h",
+            (ah > 0) & (ah < 1),
+            lambda: f"alpha * h must be in (0, 1.0), got {float(np.max(ah)):g}",
+        )
+        log_r = xp.log1p(-ah)
+        # r^N / (1 - r^N) without cancellation at small alpha: exp(N log r) / -expm1(N log r)
+        out = h * xp.exp(n * log_r) / -xp.expm1(n * log_r)
+    return v.out(out)
+
+
+def _cov_factor(ell, alpha, n):
+    """``((1 - alpha ell)^-N - 1) / ell``, the prior variance along an eigenvector."""
+    return jnp.expm1(-n * jnp.log1p(-alpha * ell)) / ell
+
+
+def _swap(a):
+    return jnp.swapaxes(a, -1, -2)
+
+
+@jax.custom_jvp
+def _cov_jax(H, alpha, n):
+    ell, O = jnp.linalg.eigh(H)
+    return (O * _cov_factor(ell, alpha, n)[..., None, :]) @ _swap(O)
+
+
+@_cov_jax.defjvp
+def _cov_jax_jvp(primals, tangents):
+    r"""Daleckii-Krein: :math:`dQ = O(\Phi\circ O^\top dH\,O + \mathrm{diag}(\partial_\alpha f
+    d\alpha + \partial_N f dN))O^\top`, :math:`\Phi_{ij}` the divided difference of ``f``
+    (``f'`` at the midpoint for (near-)equal eigenvalues, where eigh's own rule divides by 0)."""
+    H, alpha, n = primals
+    dH, da, dn = tangents
+    ell, O = jnp.linalg.eigh(H)
+    f = lambda e: _cov_factor(e, alpha, n)
+    q = f(ell)
+    _, dq_an = jax.jvp(lambda a, m: _cov_factor(ell, a, m), (alpha, n), (da, dn))
+    li, lj = ell[..., :, None], ell[..., None, :]
+    mid = 0.5 * (li + lj)
+    _, fprime_mid = jax.jvp(f, (mid,), (jnp.ones_like(mid),))
+    diff = li - lj
+    tol = jnp.sqrt(jnp.finfo(ell.dtype).eps) * jnp.maximum(jnp.abs(li), jnp.abs(lj))
+    close = jnp.abs(diff) <= tol
+    dd = jnp.where(
+        close, fprime_mid, (q[..., :, None] - q[..., None, :]) / jnp.where(close, 1, diff)
+    )
+    M = _swap(O) @ (0.5 * (dH + _swap(dH))) @ O
+    inner = dd * M + jnp.eye(ell.shape[-1], dtype=ell.dtype) * dq_an[..., None, :]
+    Q = (O * q[..., None, :]) @ _swap(O)
+    return Q, O @ inner @ _swap(O)
 
 
 def grant_prior_covariance(H, alpha, n_steps):
-    r"""Prior covariance :math:`Q = O\Lambda^{-1}((I-\alpha\Lambda)^{-N}-I)O^\top` for a
-    symmetric positive-definite Hessian ``H`` (shape ``(..., d, d)``; a stack broadcasts with
-    scalar ``alpha`` and ``n_steps``). Every eigenvalue must satisfy ``0 < alpha*ell < 1``.
+    r"""Prior covariance :math:`Q = O\Lambda^{-1}((I-\alpha\Lambda)^{-N}-I)O^\top`.
+
+    Args:
+        H: symmetric positive-definite Hessian, shape ``(..., d, d)`` (a stack broadcasts).
+        alpha: step size, a scalar in (0, inf); every eigenvalue ell of H must satisfy
+            0 < alpha*ell < 1.
+        n_steps: number of GD steps N, a scalar integer in [1, inf).
+
+    jit/grad/vmap-safe: under a trace the result is NaN where ``H`` is not symmetric or an
+    eigenvalue is out of range, and the derivative in ``H`` (symmetric part), ``alpha`` and
+    ``n_steps`` comes from the Daleckii-Krein formula (finite at repeated eigenvalues).
+    Concrete input whose covariance overflows float64 raises ``ValueError``.
     """
-    H = np.asarray(check("H", H), np.float64)
-    if H.ndim < 2 or H.shape[-1] != H.shape[-2] or H.shape[-1] < 1:
-        raise ValueError(f"H must be a square matrix (..., d, d), got shape {H.shape}")
-    if not np.all(np.isfinite(H)):
-        raise ValueError("H must be finite")
-    if not np.allclose(H, np.swapaxes(H, -1, -2), rtol=1e-10, atol=1e-12 * np.abs(H).max()):
-        raise ValueError("H must be symmetric")
-    alpha, n = _common(alpha, n_steps)
-    if alpha.ndim or n.ndim:
+    v = Args()
+    H = v("H", H)
+    alpha = v("alpha", alpha, low=0.0, high=np.inf, low_open=True, high_open=True)
+    n = v("n_steps", n_steps, low=1, high=np.inf, high_open=True, integer=True)
+    if np.ndim(H) < 2 or np.shape(H)[-1] != np.shape(H)[-2] or np.shape(H)[-1] < 1:
+        raise ValueError(f"H must be a square matrix (..., d, d), got shape {np.shape(H)}")
+    if np.ndim(alpha) or np.ndim(n):
         raise ValueError("alpha and n_steps must be scalars for grant_prior_covariance")
-    ell, O = np.linalg.eigh(H)
-    check("eigenvalues of H", ell, low=0.0, low_open=True)
-    check("alpha * eigenvalues of H", alpha * ell, low=0.0, high=1.0, low_open=True, high_open=True)
+    H, alpha, n = v.floats(H, alpha, n)
+    if v.jax:
+        if not is_traced(H):
+            _check_spd(np.asarray(H, np.float64), None if is_traced(alpha) else float(alpha))
+        ell = jnp.linalg.eigvalsh(H)
+        scale = jnp.max(jnp.abs(H), axis=(-1, -2))
+        asym = jnp.max(jnp.abs(H - _swap(H)), axis=(-1, -2))
+        ok = (
+            jnp.all(jnp.isfinite(H), axis=(-1, -2))
+            & (asym <= 100 * jnp.finfo(H.dtype).eps * scale)
+            & jnp.all((ell > 0) & (alpha * ell < 1), axis=-1)
+            & (alpha > 0)
+            & (n >= 1)
+            & (n == jnp.round(n))
+        )
+        Q = _cov_jax(H, alpha, n)
+        return jnp.where(ok[..., None, None], Q, jnp.nan)
+    ell, O = _check_spd(H, float(alpha))
     with np.errstate(over="ignore"):
         q = np.expm1(-n * np.log1p(-alpha * ell)) / ell  # ((1 - a ell)^-N - 1) / ell
     if not np.all(np.isfinite(q)):
         raise ValueError("n_steps too large: the prior covariance overflows float64")
     return (O * q[..., None, :]) @ np.swapaxes(O, -1, -2)
+
+
+def _check_spd(H, alpha):
+    """Concrete checks of ``H``: finite, symmetric, eigenvalues in (0, 1/alpha)."""
+    if not np.all(np.isfinite(H)):
+        raise ValueError("H must be finite")
+    if not np.allclose(H, np.swapaxes(H, -1, -2), rtol=1e-10, atol=1e-12 * np.abs(H).max()):
+        raise ValueError("H must be symmetric")
+    ell, O = np.linalg.eigh(H)
+    check("eigenvalues of H", ell, low=0.0, low_open=True)
+    if alpha is not None:
+        rng = dict(low=0.0, high=1.0, low_open=True, high_open=True)
+        check("alpha * eigenvalues of H", alpha * ell, **rng)
+    return ell, O

@@ -1,9 +1,10 @@
 r"""PAC-Bayes bound calculators: single task and meta-learning (claim P1).
 
 All calculators broadcast over array arguments, validate their inputs (``ValueError`` naming
-the argument) and are jittable: under ``jax.jit``/``vmap``/``grad`` they run in ``jax.numpy``
-(in the active precision); called on concrete values they compute in float64 NumPy and return
-NumPy arrays (JAX arrays when any argument was one).
+the argument; NaN where a traced argument is invalid) and follow the return rule of
+:mod:`metatheory.bounds`: float64 NumPy for NumPy/Python input, a ``jax.Array`` (JAX's default
+float dtype) when any argument is a JAX array or traced. They are jit/grad/vmap-safe; the
+kl inverse differentiates by the implicit function theorem.
 
 * :func:`gaussian_kl` — :math:`KL(N(\mu_q,\mathrm{diag}\,\sigma_q^2)\|N(\mu_p,\mathrm{diag}\,
   \sigma_p^2)) = \tfrac12\sum[\sigma_q^2/\sigma_p^2 + (\mu_q-\mu_p)^2/\sigma_p^2 - 1 +
@@ -24,13 +25,15 @@ then ``inf`` (``1`` for the kl form). The sympy derivations are in
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.custom_derivatives import SymbolicZero
 
-from metatheory.bounds._validate import check, is_traced
+from metatheory.bounds._validate import Args, check, is_traced
 
 __all__ = [
     "MetaBound",
@@ -107,17 +110,23 @@ def gaussian_kl(mu_q, sigma_q, mu_p, sigma_p):
     ``expm1(t) - t`` with ``t = 2 ln(sigma_q / sigma_p)``. Scalars count as one coordinate.
     Means must be finite and standard deviations in (0, inf).
     """
-    args = (
-        _finite("mu_q", mu_q),
-        _scale("sigma_q", sigma_q),
-        _finite("mu_p", mu_p),
-        _scale("sigma_p", sigma_p),
-    )
-    xp, as_jax = _backend(args)
-    mu_q, sigma_q, mu_p, sigma_p = _f64(xp, *args)
-    t = 2.0 * (xp.log(sigma_q) - xp.log(sigma_p))
-    per = 0.5 * (xp.expm1(t) - t + ((mu_q - mu_p) / sigma_p) ** 2)
-    return _out(per.sum(axis=-1) if per.ndim else per, as_jax, xp)
+    v = Args()
+    fin = dict(low=-math.inf, high=math.inf, low_open=True, high_open=True)
+    pos = dict(low=0.0, high=math.inf, low_open=True, high_open=True)
+    args = (v("mu_q", mu_q, **fin), v("sigma_q", sigma_q, **pos))
+    args += (v("mu_p", mu_p, **fin), v("sigma_p", sigma_p, **pos))
+    mu_q, sigma_q, mu_p, sigma_p = v.floats(*args)
+    xp = v.xp
+    with v.errstate():
+        t = 2.0 * (xp.log(sigma_q) - xp.log(sigma_p))
+        per = 0.5 * (xp.expm1(t) - t + ((mu_q - mu_p) / sigma_p) ** 2)
+        if v.ok:  # validity per coordinate -> per sum
+            ok = v.ok[0]
+            for o in v.ok[1:]:
+                ok = ok & o
+            per = xp.where(ok, per, xp.nan)
+            v.ok = []
+        return v.out(per.sum(axis=-1) if per.ndim else per)
 
 
 def _complexity(kl, m, delta, xp):
@@ -133,10 +142,20 @@ def mcallester_bound(emp_risk, kl, m, delta):
     Not clipped at 1 (a value above 1 is vacuous). Maurer states the :math:`2\sqrt m` moment
     bound for ``m >= 8``; ``m >= 2`` is accepted, as for the meta-bounds.
     """
-    args = (_risk("emp_risk", emp_risk), _kl("kl", kl), _size("m", m), _delta(delta))
-    xp, as_jax = _backend(args)
-    emp_risk, kl, m, delta = _f64(xp, *args)
-    return _out(emp_risk + xp.sqrt(_complexity(kl, m, delta, xp) / 2.0), as_jax, xp)
+    v, (emp_risk, kl, m, delta) = _single_args(emp_risk, kl, m, delta)
+    with v.errstate():
+        return v.out(emp_risk + v.xp.sqrt(_complexity(kl, m, delta, v.xp) / 2.0))
+
+
+def _single_args(emp_risk, kl, m, delta):
+    v = Args()
+    args = (
+        v("emp_risk", emp_risk, low=0.0, high=1.0),
+        v("kl", kl, low=0.0),
+        v("m", m, low=2.0, high=math.inf, high_open=True),
+        v("delta", delta, low=0.0, high=1.0, low_open=True, high_open=True),
+    )
+    return v, v.floats(*args)
 
 
 def binary_kl(q, p):
@@ -169,6 +188,33 @@ def _kl_upper_inverse(q, c, xp):
     return xp.minimum(hi, 1.0)
 
 
+@jax.custom_jvp
+def _kl_inverse_jax(q, c):
+    return _kl_upper_inverse(q, c, jnp)
+
+
+@partial(_kl_inverse_jax.defjvp, symbolic_zeros=True)
+def _kl_inverse_jvp(primals, tangents):
+    r"""Implicit function theorem on :math:`F(q, p, c) = kl(q\|p) - c = 0`:
+    :math:`dp = (dc - \partial_q kl\,dq)/\partial_p kl`, with
+    :math:`\partial_p kl = (p-q)/(p(1-p))` and
+    :math:`\partial_q kl = \ln\frac{q(1-p)}{p(1-q)}` (``-inf`` at ``q = 0``: the derivative in
+    ``q`` is then ``+inf``). Zero where ``p = 1`` (the bound is vacuous there)."""
+    q, c = primals
+    dq, dc = tangents
+    p = _kl_inverse_jax(q, c)
+    inside = (p < 1) & (p > q)
+    ps = jnp.where(inside, p, 0.5)
+    qs = jnp.where(inside, q, 0.25)
+    d_p = (ps - qs) / (ps * (1 - ps))
+    d_q = jnp.log(qs) - jnp.log(ps) - jnp.log1p(-qs) + jnp.log1p(-ps)
+    # a symbolic-zero dq skips the term: never inf * 0 where the q-derivative is infinite
+    dp = 0.0 if type(dc) is SymbolicZero else dc / d_p
+    if type(dq) is not SymbolicZero:
+        dp = dp - d_q / d_p * dq
+    return p, jnp.where(inside, dp, 0.0) * jnp.ones_like(p)
+
+
 def kl_inverse_bound(emp_risk, kl, m, delta):
     r"""The kl form of the PAC-Bayes bound (Seeger 2002; Maurer 2004, Thm 5).
 
@@ -176,31 +222,32 @@ def kl_inverse_bound(emp_risk, kl, m, delta):
     :math:`c = (KL + \ln(2\sqrt m/\delta))/m`; bisection to float64 resolution, at most 1,
     never above :func:`mcallester_bound` (Pinsker).
     """
-    args = (_risk("emp_risk", emp_risk), _kl("kl", kl), _size("m", m), _delta(delta))
-    xp, as_jax = _backend(args)
-    emp_risk, kl, m, delta = _f64(xp, *args)
-    c = _complexity(kl, m, delta, xp)
-    q, c = xp.broadcast_arrays(emp_risk, c)
-    return _out(_kl_upper_inverse(q, c, xp), as_jax, xp)
+    v, (emp_risk, kl, m, delta) = _single_args(emp_risk, kl, m, delta)
+    xp = v.xp
+    with v.errstate():
+        c = _complexity(kl, m, delta, xp)
+        q, c = xp.broadcast_arrays(emp_risk, c)
+        return v.out(_kl_inverse_jax(q, c) if v.jax else _kl_upper_inverse(q, c, np))
 
 
 def _meta_args(emp_risk, n_tasks, m, kl_hyper, kl_task, delta):
+    v = Args()
+    size = dict(low=2.0, high=math.inf, high_open=True)
     args = (
-        _risk("emp_risk", emp_risk),
-        _size("n_tasks", n_tasks),
-        _size("m", m),
-        _kl("kl_hyper", kl_hyper),
-        _kl("kl_task", kl_task),
-        _delta(delta),
+        v("emp_risk", emp_risk, low=0.0, high=1.0),
+        v("n_tasks", n_tasks, **size),
+        v("m", m, **size),
+        v("kl_hyper", kl_hyper, low=0.0),
+        v("kl_task", kl_task, low=0.0),
+        v("delta", delta, low=0.0, high=1.0, low_open=True, high_open=True),
     )
-    xp, as_jax = _backend(args)
-    return xp, as_jax, _f64(xp, *args)
+    return v, v.xp, v.floats(*args)
 
 
-def _meta_out(emp, task, meta, xp, as_jax):
-    emp, task, meta = xp.broadcast_arrays(emp, task, meta)
+def _meta_out(emp, task, meta, v):
+    emp, task, meta = v.xp.broadcast_arrays(emp, task, meta)
     total = emp + task + meta
-    return MetaBound(*(_out(a, as_jax, xp) for a in (total, emp, task, meta)))
+    return MetaBound(*(v.out(a) for a in (total, emp, task, meta)))
 
 
 def amit_meir_bound(emp_risk, n_tasks, m, kl_hyper, kl_task, delta) -> MetaBound:
@@ -220,11 +267,12 @@ def amit_meir_bound(emp_risk, n_tasks, m, kl_hyper, kl_task, delta) -> MetaBound
     theorem's task term is the average of the per-task square roots. Returns
     :class:`MetaBound` ``(total, empirical, task_term, meta_term)``; not clipped at 1.
     """
-    xp, as_jax, (emp, n, m, kh, kt, d) = _meta_args(emp_risk, n_tasks, m, kl_hyper, kl_task, delta)
+    v, xp, (emp, n, m, kh, kt, d) = _meta_args(emp_risk, n_tasks, m, kl_hyper, kl_task, delta)
     log2 = math.log(2.0)
-    task = xp.sqrt((kh + kt + log2 + xp.log(n) + xp.log(m) - xp.log(d)) / (2.0 * (m - 1.0)))
-    meta = xp.sqrt((kh + log2 + xp.log(n) - xp.log(d)) / (2.0 * (n - 1.0)))
-    return _meta_out(emp, task, meta, xp, as_jax)
+    with v.errstate():  # 0.5 * num / (m - 1): no inf / inf at huge m and infinite KL
+        task = xp.sqrt(0.5 * (kh + kt + log2 + xp.log(n) + xp.log(m) - xp.log(d)) / (m - 1.0))
+        meta = xp.sqrt(0.5 * (kh + log2 + xp.log(n) - xp.log(d)) / (n - 1.0))
+        return _meta_out(emp, task, meta, v)
 
 
 def pentina_lampert_bound(emp_risk, n_tasks, m, kl_hyper, kl_task, delta) -> MetaBound:
@@ -242,9 +290,10 @@ def pentina_lampert_bound(emp_risk, n_tasks, m, kl_hyper, kl_task, delta) -> Met
     :func:`metatheory.symbolic.pac_bayes.derive_pentina_lampert` (the :math:`\ln(2/\delta)`
     of the task level is kept; see there). Returns :class:`MetaBound`; not clipped at 1.
     """
-    xp, as_jax, (emp, n, m, kh, kt, d) = _meta_args(emp_risk, n_tasks, m, kl_hyper, kl_task, delta)
+    v, xp, (emp, n, m, kh, kt, d) = _meta_args(emp_risk, n_tasks, m, kl_hyper, kl_task, delta)
     log_2_delta = math.log(2.0) - xp.log(d)
     sm, sn = xp.sqrt(m), xp.sqrt(n)
-    task = (kh + n * kt + log_2_delta) / (n * sm) + 1.0 / (8.0 * sm)
-    meta = (kh + log_2_delta) / sn + 1.0 / (8.0 * sn)
-    return _meta_out(emp, task, meta, xp, as_jax)
+    with v.errstate():  # term by term: no inf / inf when n * sqrt(m) overflows
+        task = (kh + log_2_delta) / n / sm + kt / sm + 1.0 / (8.0 * sm)
+        meta = (kh + log_2_delta) / sn + 1.0 / (8.0 * sn)
+        return _meta_out(emp, task, meta, v)
