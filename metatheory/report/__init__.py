@@ -171,6 +171,70 @@ _UNICODE = {
     "μ": r"$\mu$",
     "ε": r"$\varepsilon$",
     "η": r"$\eta$",
+    "π": r"$\pi$",
+    "τ": r"$\tau$",
+    "ν": r"$\nu$",
+    "ω": r"$\omega$",
+    "ψ": r"$\psi$",
+    "ξ": r"$\xi$",
+    "ζ": r"$\zeta$",
+    "χ": r"$\chi$",
+    "γ": r"$\gamma$",
+    "Γ": r"$\Gamma$",
+    "Φ": r"$\Phi$",
+    "Ψ": r"$\Psi$",
+    "Ω": r"$\Omega$",
+    "Θ": r"$\Theta$",
+    "Π": r"$\Pi$",
+    "ℓ": r"$\ell$",
+    "≠": r"$\ne$",
+    "≲": r"$\lesssim$",
+    "≳": r"$\gtrsim$",
+    "≪": r"$\ll$",
+    "≫": r"$\gg$",
+    "∼": r"$\sim$",
+    "≡": r"$\equiv$",
+    "∑": r"$\sum$",
+    "∫": r"$\int$",
+    "∀": r"$\forall$",
+    "∩": r"$\cap$",
+    "∪": r"$\cup$",
+    "⊆": r"$\subseteq$",
+    "∘": r"$\circ$",
+    "⊗": r"$\otimes$",
+    "⊙": r"$\odot$",
+    "⟨": r"$\langle$",
+    "⟩": r"$\rangle$",
+    "↔": r"$\leftrightarrow$",
+    "⇒": r"$\Rightarrow$",
+    "↑": r"$\uparrow$",
+    "↓": r"$\downarrow$",
+    "⌈": r"$\lceil$",
+    "⌉": r"$\rceil$",
+    "⌊": r"$\lfloor$",
+    "⌋": r"$\rfloor$",
+    "⊤": r"$^\top$",
+    "′": r"$'$",
+    "°": r"$^\circ$",
+    "÷": r"$\div$",
+    "¹": r"$^1$",
+    "³": r"$^3$",
+    "⁴": r"$^4$",
+    "⁻": r"$^-$",
+    "ⁿ": r"$^n$",
+    "₀": r"$_0$",
+    "₁": r"$_1$",
+    "₂": r"$_2$",
+    "₃": r"$_3$",
+    "₄": r"$_4$",
+    "ᵢ": r"$_i$",
+    "ₙ": r"$_n$",
+    "\u0302": r"\^{}",
+    "“": "``",
+    "”": "''",
+    "‘": "`",
+    "’": "'",
+    "\u00a0": "~",
 }
 
 
@@ -287,6 +351,10 @@ def _kn(d: dict) -> str:
     return rf"{int(d['k'])}/{int(d['n'])} [{float(lo):.2f},\,{float(hi):.2f}]"
 
 
+def _nseeds(x) -> int:
+    return len(x) if isinstance(x, list | tuple) else int(x)
+
+
 def _level(x) -> str:
     x = float(x)
     return "0" if x == 0 else fmt(x, 2)
@@ -343,7 +411,7 @@ def latex_calibration(rows) -> str:
         star = r"$^\ast$" if r.get("statistical") else ""
         first = [
             tex_escape(r["id"]) + star,
-            str(int(r.get("seeds", r["false_alarm"]["n"]))),
+            str(_nseeds(r.get("seeds", r["false_alarm"]["n"]))),
             _kn(r["false_alarm"]),
             _level(r.get("design_level", 0.0)),
         ]
