@@ -51,3 +51,71 @@ def test_cite_source_replaces_author_year_and_drops_notes():
     tex = cite_source("H1", "Grant et al. 2018, Sec. 3.1 (after Santos 1996)")
     assert tex == r"\citet{grant2018recasting}, Sec. 3.1 (after \citet{santos1996equivalence})"
     assert cite_source("Z9", "a_b") == r"a\_b"
+
+
+def _cal_row(cid, k_fa=0, n=50, powers=((50, 50),)):
+    from metatheory.stats import clopper_pearson
+
+    def kn(k, n):
+        lo, hi = clopper_pearson(k, n, level=0.95)
+        return {"k": k, "n": n, "ci": [float(lo), float(hi)]}
+
+    return {
+        "id": cid,
+        "seeds": n,
+        "preset": "quick",
+        "statistical": True,
+        "expected": "holds",
+        "false_alarm": kn(k_fa, n),
+        "design_level": 0.002,
+        "mutants": [
+            {"name": f"bug_{i}", "description": "", "target": "", "power": kn(k, m)}
+            for i, (k, m) in enumerate(powers)
+        ],
+        "seconds": 1.0,
+    }
+
+
+def test_latex_calibration_and_write_generated(tmp_path):
+    import json
+
+    from metatheory import report
+
+    rows = [_cal_row("S1", powers=((50, 50), (10, 50))), _cal_row("G1", k_fa=1)]
+    tex = report.latex_calibration(rows)
+    assert r"\label{tab:calibration}" in tex and r"\begin{longtable}" in tex
+    assert tex.index("G1") < tex.index("S1")  # ledger order
+    assert r"0/50 [0.00,\,0.07]" in tex and r"bug\_\allowbreak{}1" in tex
+    assert r"\csname mt@cal.mutants\endcsname{3}" in tex
+    assert report.calibration_summary(rows)["weak"] == 1
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "calibration-systems.json").write_text(json.dumps(rows[:1]))
+    (results / "calibration-maml.json").write_text(json.dumps(rows[1:]))
+    assert [r["id"] for r in report.read_calibration(results)] == ["G1", "S1"]
+    report.write_generated([], tmp_path / "generated")
+    assert "tab:calibration" in (tmp_path / "generated" / "calibration.tex").read_text()
+
+
+def test_ledger_rows_typeset_statement_and_citation():
+    from metatheory import report
+
+    row = {
+        "id": "G1",
+        "statement": "plain text",
+        "latex": r"$\nabla L$",
+        "predicted": "a_b",
+        "measured": "1e-15",
+        "tolerance": "1e-10",
+        "verdict": "holds-with-correction",
+        "expected": "holds-with-correction",
+        "seconds": 1.0,
+        "source": "Finn et al. 2017, Sec. 2.2",
+    }
+    tex = report.latex_ledger_rows([row])
+    assert r"$\nabla L$" in tex and "plain text" not in tex
+    assert r"\citet{finn2017maml}, Sec. 2.2" in tex
+    assert r"\verdict{holds-\allowbreak{}with-\allowbreak{}correction}" in tex
+    assert "expected" not in tex
+    tex = report.latex_ledger_rows([{**row, "id": "Z9", "latex": "", "verdict": "fails"}])
+    assert "plain text" in tex and r"(expected \verdict" in tex
