@@ -6,7 +6,7 @@ import pytest
 import sympy as sp
 
 from metatheory.learners.reptile import reptile_direction
-from metatheory.symbolic import reptile as sym
+from metatheory.symbolic import fomaml as sym
 
 
 def test_expected_updates_general_form():

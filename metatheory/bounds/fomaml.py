@@ -17,7 +17,7 @@ import numpy as np
 
 from metatheory.bounds._validate import Args, check, mul0  # noqa: F401
 
-__all__ = ["fomaml_bias_bound"]
+__all__ = ["fomaml_bias_bound", "nichol_expected_updates"]
 
 
 def fomaml_bias_bound(alpha, L, G, n_steps, psd=False):
@@ -59,3 +59,31 @@ def fomaml_bias_bound(alpha, L, G, n_steps, psd=False):
             factor = xp.expm1(n * xp.log1p(x))  # astronomically large bounds become inf
         out = mul0(xp, factor, G)  # G = 0: no query gradient, no bias (not inf*0)
     return v.out(out)
+
+
+def nichol_expected_updates(avg_grad, avg_grad_inner, alpha, k):
+    r"""Leading-order expected updates of MAML, first-order MAML and Reptile for ``k`` inner
+    minibatch steps (Nichol, Achiam & Schulman 2018, Sec. 5.1; claim G4):
+
+    .. math::
+       E\,g_{MAML} = \mathrm{AvgGrad} - 2(k-1)\alpha\,\mathrm{AvgGradInner},\quad
+       E\,g_{FO} = \mathrm{AvgGrad} - (k-1)\alpha\,\mathrm{AvgGradInner},\quad
+       E\,g_{Rep} = k\,\mathrm{AvgGrad} - \tfrac12 k(k-1)\alpha\,\mathrm{AvgGradInner},
+
+    each up to :math:`O(\alpha^2)`. Args: ``avg_grad`` and ``avg_grad_inner`` (arrays of one
+    shape), ``alpha`` in [0, inf) (scalar or broadcasting against them), integer ``k >= 1``
+    (MAML and FOMAML need ``k >= 2``: they adapt on ``k - 1`` batches). Returns the tuple
+    ``(maml, fomaml, reptile)``. Derivation: :func:`metatheory.symbolic.fomaml.derive_general`.
+    """
+    k = int(check("k", k, low=1, high=np.inf, high_open=True, integer=True))
+    alpha = check("alpha", alpha, low=0.0, high=np.inf, high_open=True)
+    g, gi = np.asarray(avg_grad, np.float64), np.asarray(avg_grad_inner, np.float64)
+    if g.shape != gi.shape:
+        raise ValueError(
+            f"avg_grad and avg_grad_inner must have one shape, got {g.shape}, {gi.shape}"
+        )
+    a = np.asarray(alpha, np.float64)
+    maml = g - 2 * (k - 1) * a * gi
+    fomaml = g - (k - 1) * a * gi
+    reptile = k * g - 0.5 * k * (k - 1) * a * gi
+    return maml, fomaml, reptile
