@@ -15,7 +15,7 @@ import numpy as np
 
 from metatheory.bounds._validate import Args, check, is_traced, mul0  # noqa: F401
 
-__all__ = ["fmo_smoothness", "maml_smoothness"]
+__all__ = ["fmo_smoothness", "maml_smoothness", "maml_rate_bound", "fmo_maml_accuracy"]
 
 
 def fmo_smoothness(L, rho, alpha, grad_norm):
@@ -81,4 +81,91 @@ def maml_smoothness(L, rho, alpha, G, n_steps=1):
         head = L * xp.exp(2.0 * n * lq)
         tail = xp.exp((n - 1.0) * lq) * xp.expm1(n * lq)  # q^(N-1) (q^N - 1)
         out = head + mul0(xp, rho * G / L, tail)
+    return v.out(out)
+
+
+def maml_rate_bound(delta, smoothness, sigma2, c, T):
+    r"""The descent-lemma bound of SGD on an :math:`L_F`-smooth objective with an unbiased
+    gradient of variance :math:`\le\sigma^2` and the step :math:`\beta = c/\sqrt T\le 1/L_F`
+    (the argument behind FMO's :math:`O(1/\sqrt T)` rate, claim C4):
+
+    .. math:: \frac1T\sum_{t<T} E\|\nabla F(w_t)\|^2 \le \frac{2\Delta}{c\sqrt T}
+              + \frac{L_F c\,\sigma^2}{\sqrt T}.
+
+    Args:
+        delta: :math:`\Delta = F(w_0) - \inf F`, in [0, inf).
+        smoothness: :math:`L_F`, in (0, inf).
+        sigma2: variance bound :math:`\sigma^2`, in [0, inf).
+        c: step constant, in (0, inf); the bound needs :math:`c\le\sqrt T/L_F`.
+        T: horizon, in (0, inf).
+
+    Broadcasts; jit/grad/vmap-safe (NaN where a traced argument is invalid).
+    """
+    v = Args()
+    fin = dict(high=np.inf, high_open=True)
+    delta = v("delta", delta, low=0.0, **fin)
+    lf = v("smoothness", smoothness, low=0.0, low_open=True, **fin)
+    sigma2 = v("sigma2", sigma2, low=0.0, **fin)
+    c = v("c", c, low=0.0, low_open=True, **fin)
+    T = v("T", T, low=0.0, low_open=True, **fin)
+    delta, lf, sigma2, c, T = v.floats(delta, lf, sigma2, c, T)
+    xp = v.xp
+    with v.errstate():
+        v.require(
+            "c",
+            c * lf <= xp.sqrt(T) * (1.0 + 1e-12),
+            lambda: (
+                f"c must be <= sqrt(T)/smoothness (step <= 1/L_F), got c*L_F/sqrt(T) = "
+                f"{float(np.max(c * lf / np.sqrt(T))):g}"
+            ),
+        )
+        out = (2.0 * delta / c + lf * c * sigma2) / xp.sqrt(T)
+    return v.out(out)
+
+
+def fmo_maml_accuracy(L, rho, alpha, sigma, sigma_tilde, B, D_o, D_in):
+    r"""The accuracy MAML reaches in FMO's Theorem 4.5 (Fallah, Mokhtari, Ozdaglar 2020):
+
+    .. math:: E\|\nabla F(w_\epsilon)\| \le \max\Bigl\{\sqrt{61\bigl(1+\tfrac{\rho\alpha}{L}
+              \sigma\bigr)S},\ \tfrac{61\rho\alpha}{L}S\Bigr\},\qquad
+              S = \frac{\sigma^2}{B} + \frac{\tilde\sigma^2}{BD_o} + \frac{\tilde\sigma^2}{D_{in}},
+
+    for :math:`\alpha\in(0, 1/(6L)]`, :math:`D_h\ge\lceil 2\alpha^2\sigma_H^2\rceil`,
+    :math:`B\ge 20` and :math:`\beta_k = 1/(12\tilde L(w_k))` (the ``epsilon`` branch of the
+    theorem's maximum is left out: it is reached after enough iterations).
+
+    Args:
+        L, rho: the task losses' gradient and Hessian Lipschitz constants, L in (0, inf),
+            rho in [0, inf).
+        alpha: inner step, in (0, 1/(6L)].
+        sigma: task-gradient spread (FMO Assumption 4.4), in [0, inf).
+        sigma_tilde: per-sample gradient spread (Assumption 4.5), in [0, inf).
+        B, D_o, D_in: task batch and the outer/inner data batches, each in [1, inf).
+
+    Broadcasts; jit/grad/vmap-safe (NaN where a traced argument is invalid).
+    """
+    v = Args()
+    fin = dict(high=np.inf, high_open=True)
+    L = v("L", L, low=0.0, low_open=True, **fin)
+    rho = v("rho", rho, low=0.0, **fin)
+    alpha = v("alpha", alpha, low=0.0, low_open=True, **fin)
+    sigma = v("sigma", sigma, low=0.0, **fin)
+    st = v("sigma_tilde", sigma_tilde, low=0.0, **fin)
+    B = v("B", B, low=1.0, **fin)
+    D_o = v("D_o", D_o, low=1.0, **fin)
+    D_in = v("D_in", D_in, low=1.0, **fin)
+    L, rho, alpha, sigma, st, B, D_o, D_in = v.floats(L, rho, alpha, sigma, st, B, D_o, D_in)
+    xp = v.xp
+    with v.errstate():
+        v.require(
+            "alpha",
+            6.0 * alpha * L <= 1.0 + 1e-12,
+            lambda: (
+                "alpha must be in (0, 1/(6L)] for Theorem 4.5, got 6*alpha*L = "
+                f"{float(np.max(6 * alpha * L)):g}"
+            ),
+        )
+        s = sigma**2 / B + st**2 / (B * D_o) + st**2 / D_in
+        r = rho * alpha / L
+        out = xp.maximum(xp.sqrt(61.0 * (1.0 + r * sigma) * s), 61.0 * r * s)
     return v.out(out)

@@ -190,6 +190,11 @@ def _kl_upper_inverse(q, c, xp):
 
 @jax.custom_jvp
 def _kl_inverse_jax(q, c):
+    return _bisect_jax(q, c)
+
+
+@jax.jit
+def _bisect_jax(q, c):  # compiled once per shape and dtype, not per eager call
     return _kl_upper_inverse(q, c, jnp)
 
 
@@ -225,7 +230,9 @@ def kl_inverse_bound(emp_risk, kl, m, delta):
     v, (emp_risk, kl, m, delta) = _single_args(emp_risk, kl, m, delta)
     xp = v.xp
     with v.errstate():
-        c = _complexity(kl, m, delta, xp)
+        # c = inf for an infinite KL, with finite derivatives in m and delta (no 0 * inf)
+        inf_kl = xp.isinf(kl)
+        c = xp.where(inf_kl, xp.inf, _complexity(xp.where(inf_kl, 0.0, kl), m, delta, xp))
         q, c = xp.broadcast_arrays(emp_risk, c)
         return v.out(_kl_inverse_jax(q, c) if v.jax else _kl_upper_inverse(q, c, np))
 
@@ -242,6 +249,14 @@ def _meta_args(emp_risk, n_tasks, m, kl_hyper, kl_task, delta):
         v("delta", delta, low=0.0, high=1.0, low_open=True, high_open=True),
     )
     return v, v.xp, v.floats(*args)
+
+
+def _finite_kls(xp, kh, kt):
+    """KLs with ``inf`` replaced by 0, and where each was infinite: the terms are computed
+    from the finite values and set to ``inf`` after (no ``inf * 0`` in values or gradients,
+    whatever order XLA evaluates a quotient in)."""
+    ih, it = xp.isinf(kh), xp.isinf(kt)
+    return xp.where(ih, 0.0, kh), xp.where(it, 0.0, kt), ih, it
 
 
 def _meta_out(emp, task, meta, v):
@@ -269,9 +284,11 @@ def amit_meir_bound(emp_risk, n_tasks, m, kl_hyper, kl_task, delta) -> MetaBound
     """
     v, xp, (emp, n, m, kh, kt, d) = _meta_args(emp_risk, n_tasks, m, kl_hyper, kl_task, delta)
     log2 = math.log(2.0)
-    with v.errstate():  # 0.5 * num / (m - 1): no inf / inf at huge m and infinite KL
+    kh, kt, ih, it = _finite_kls(xp, kh, kt)
+    with v.errstate():  # 0.5 * num / (m - 1): no overflow of 2 (m - 1) at huge m
         task = xp.sqrt(0.5 * (kh + kt + log2 + xp.log(n) + xp.log(m) - xp.log(d)) / (m - 1.0))
         meta = xp.sqrt(0.5 * (kh + log2 + xp.log(n) - xp.log(d)) / (n - 1.0))
+        task, meta = xp.where(ih | it, xp.inf, task), xp.where(ih, xp.inf, meta)
         return _meta_out(emp, task, meta, v)
 
 
@@ -293,7 +310,9 @@ def pentina_lampert_bound(emp_risk, n_tasks, m, kl_hyper, kl_task, delta) -> Met
     v, xp, (emp, n, m, kh, kt, d) = _meta_args(emp_risk, n_tasks, m, kl_hyper, kl_task, delta)
     log_2_delta = math.log(2.0) - xp.log(d)
     sm, sn = xp.sqrt(m), xp.sqrt(n)
+    kh, kt, ih, it = _finite_kls(xp, kh, kt)
     with v.errstate():  # term by term: no inf / inf when n * sqrt(m) overflows
         task = (kh + log_2_delta) / n / sm + kt / sm + 1.0 / (8.0 * sm)
         meta = (kh + log_2_delta) / sn + 1.0 / (8.0 * sn)
+        task, meta = xp.where(ih | it, xp.inf, task), xp.where(ih, xp.inf, meta)
         return _meta_out(emp, task, meta, v)
