@@ -1,4 +1,4 @@
-"""PAC-Bayes calculators: sympy forms, CLAIMS test values, properties, bad input, the CLI."""
+"""PAC-Bayes calculators: sympy forms, published test values, properties, bad input, the CLI."""
 
 from __future__ import annotations
 
@@ -296,11 +296,11 @@ def test_symbolic_forms_limits_signs():
 
 def test_transfer_risk_closed_form_matches_monte_carlo():
     """The exact transfer risk of the threshold environment (P3, P5) vs simulation."""
-    from metatheory.experiments import pac_bayes as ex
+    from metatheory.tasks import threshold as th
 
-    env, lr = ex.Environment(mu0=3.0, tau0=0.5), ex.Learner(w=0.5)
+    env, lr = th.Environment(mu0=3.0, tau0=0.5), th.Learner(w=0.5)
     with jax.enable_x64(True):
         for nu, kappa in ((0.0, 2.0), (2.5, 0.3)):
-            exact = float(ex.transfer_risk(nu, kappa, env, lr, 20))
-            mc, se = ex.transfer_risk_mc(jax.random.key(1), nu, kappa, env, lr, 20, 40000)
+            exact = float(th.transfer_risk(nu, kappa, env, lr, 20))
+            mc, se = th.transfer_risk_mc(jax.random.key(1), nu, kappa, env, lr, 20, 40000)
             assert abs(exact - float(mc)) <= 4 * float(se)

