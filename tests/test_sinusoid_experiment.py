@@ -1,5 +1,6 @@
-"""Unit tests of the G9 experiment's pieces: Finn's initialization, the test-time adaptation
-curves (against a hand-written gradient step) and the fused training loop."""
+"""Unit tests of the G9 pieces: the task family's closed forms (against quadrature), Finn's
+initialization, the test-time adaptation curves (against hand-written gradient steps), the
+support-set repetition that runs every K in one program, and the crossed bootstrap."""
 
 import jax
 import jax.numpy as jnp
@@ -11,6 +12,36 @@ from metatheory.experiments import sinusoid as ex
 from metatheory.tasks import sinusoid
 
 
+@pytest.mark.parametrize(
+    "family",
+    [
+        sinusoid.FINN,
+        sinusoid.SinusoidFamily(phase_range=(-np.pi, np.pi)),
+        sinusoid.SinusoidFamily(amp_range=(1.0, 2.0), phase_range=(0.3, 2.0), x_range=(-2, 4)),
+    ],
+)
+def test_closed_forms_match_quadrature(family):
+    a0, a1 = family.amp_range
+    x = np.linspace(*family.x_range, 4001)
+    phi = np.linspace(*family.phase_range, 4001)
+    ea, ea2 = (a0 + a1) / 2, (a1**3 - a0**3) / (3 * (a1 - a0))
+    s = np.sin(x[:, None] - phi[None])
+    m = ea * np.trapezoid(s, phi, axis=1) / np.ptp(phi)
+    zero = ea2 * np.trapezoid(np.trapezoid(s**2, phi, axis=1), x) / (np.ptp(phi) * np.ptp(x))
+    np.testing.assert_allclose(sinusoid.pooled_mean(x, family), m, atol=1e-6)
+    assert abs(sinusoid.zero_mse(family) - zero) < 1e-6
+    assert abs(sinusoid.pooled_mse(family) - (zero - np.trapezoid(m**2, x) / np.ptp(x))) < 1e-6
+
+
+def test_closed_forms_finn_values():
+    assert abs(sinusoid.pooled_mse() - 3.005669) < 1e-6
+    assert abs(sinusoid.zero_mse() - 4.251667) < 1e-6
+    sym = sinusoid.SinusoidFamily(phase_range=(-np.pi, np.pi))
+    assert abs(sinusoid.pooled_mse(sym) - sinusoid.zero_mse(sym)) < 1e-12  # the tutorial's ≈ 0
+    with pytest.raises(ValueError, match="phase_range"):
+        sinusoid.SinusoidFamily(phase_range=(1.0, 1.0))
+
+
 def test_finn_init_scale_and_shapes():
     p = ex.finn_init(jax.random.key(0), (1, 40, 40, 1))
     assert [layer["w"].shape for layer in p] == [(1, 40), (40, 40), (40, 1)]
@@ -19,30 +50,39 @@ def test_finn_init_scale_and_shapes():
     assert all(float(jnp.abs(layer["b"]).max()) == 0.0 for layer in p)
 
 
-def test_adapt_curves_match_manual_gradient_steps():
+def test_adapt_curves_match_manual_gradient_steps_and_repetition():
     key = jax.random.key(1)
     p = ex.finn_init(key, (1, 8, 8, 1), std=0.5)
-    (xs, ys), (xq, _) = sinusoid.sample_batch(key, 1, 5, 7)
-    xs, ys, xq = xs[0], ys[0], xq[0]
-    curves = ex.adapt_curves(p, xs, ys, xq, alpha=0.01, n_steps=2)
-    assert curves.shape == (3, 7)
+    (xs, ys), (xq, yq) = sinusoid.sample_batch(key, 1, 5, 7)
+    xs, ys, xq, yq = xs[0], ys[0], xq[0], yq[0]
+    curves = ex.adapt_curves(p, xs, ys, xq, yq, alpha=0.01, n_steps=2)
+    assert curves.shape == (3,)
     manual = p
     for s in range(3):
-        np.testing.assert_allclose(curves[s], nets.apply(manual, xq)[:, 0], rtol=1e-5, atol=1e-6)
+        mse = jnp.mean((nets.apply(manual, xq) - yq) ** 2)
+        np.testing.assert_allclose(curves[s], mse, rtol=1e-5)
         g = jax.grad(nets.mse_loss)(manual, xs, ys)
         manual = jax.tree_util.tree_map(lambda a, b: a - 0.01 * b, manual, g)
+    # the support set repeated twice: same loss, same gradient, same curve
+    sx, sy = ex._per_k((xs[None], ys[None]), (5, 10))  # K = 5 repeated to 10 points
+    rx, ry = sx[0, 0], sy[0, 0]
+    rep = ex.adapt_curves(p, rx, ry, xq, yq, alpha=0.01, n_steps=2)
+    np.testing.assert_allclose(rep, curves, rtol=1e-5)
 
 
-def test_train_meta_runs_and_lowers_the_loss():
-    cfg = ex.SinusoidConfig(n_iters=200, chunk=100, log_every=50)
-    params, curve = ex.train_meta(cfg, jax.random.key(2), 5, "maml", 1, cfg.n_iters)
-    assert curve.shape == (4,) and np.all(np.isfinite(curve))
-    assert jax.tree_util.tree_structure(params) == jax.tree_util.tree_structure(
-        ex.finn_init(jax.random.key(0), cfg.sizes)
-    )
+def test_crossed_bootstrap_means_and_pairing():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(3, 50))
+    seeds = np.array([[1, 1, 1], [3, 0, 0]])
+    tasks_ = np.zeros((2, 50), int)
+    tasks_[0] = 1
+    tasks_[1, 7] = 50
+    rep = ex.crossed_bootstrap(np.stack([a, a + 1.0]), seeds, tasks_)
+    np.testing.assert_allclose(rep[0, 0], a.mean())
+    np.testing.assert_allclose(rep[0, 1], a[0, 7])
+    np.testing.assert_allclose(rep[1] - rep[0], 1.0)  # paired: the same resamples
 
 
-def test_chunking_is_validated():
-    cfg = ex.SinusoidConfig(n_iters=250, chunk=100, log_every=50)
-    with pytest.raises(ValueError, match="n_iters"):
-        ex.train_meta(cfg, jax.random.key(0), 5, "maml", 1, cfg.n_iters)
+def test_log_every_is_validated():
+    with pytest.raises(ValueError, match="log_every"):
+        ex.benchmark_core(ex.SinusoidConfig(n_iters=250, log_every=100), jax.random.key(0))

@@ -1,77 +1,53 @@
-"""G9: Finn et al.'s sinusoid benchmark: MAML beats the pretrained baseline after 1, 5 and 10
-test-time steps with separated 95% intervals over held-out tasks (full preset: and matches or
-beats the published MAML numbers)."""
+"""G9: Finn et al.'s sinusoid benchmark. MAML beats the pretrained baseline (test-time step
+tuned on validation tasks) after 1, 5 and 10 steps for K = 5 and 10 (paired crossed bootstrap
+over training seeds and held-out tasks); the task family's closed forms hold on the held-out
+tasks; an independent float64 gradient descent reproduces the stored MSEs; every declared
+mutant makes the check fail."""
 
 import numpy as np
+import pytest
 
-from metatheory.claims import get
-from metatheory.claims.sinusoid import (
-    CHECK_STEPS,
-    LEVEL,
-    PUBLISHED_K,
-    PUBLISHED_MAML,
-    _beats,
-    pooled_optimum,
-)
-from metatheory.stats import mean_ci
+from metatheory.claims import get, mutant_pairs
+from metatheory.claims.sinusoid import CHECK_STEPS, PUBLISHED_K, REF_TOL
+from metatheory.tasks import sinusoid as tasks
 
 
-def _ci(r, model, ik, s):
-    return mean_ci(r.mse[ik, r.models.index(model), s], level=LEVEL)
-
-
-def test_g9_maml_beats_pretrained(verdict, preset):
+def test_g9_verdict(verdict, preset):
     v = verdict("G9")
-    r = v.evidence.result
-    assert r.mse.shape[-1] >= 600
-    assert set(r.k_shots.tolist()) == {5, 10}
-    for ik in range(len(r.k_shots)):
+    expected = get("G9").expected
+    if preset == "full":  # a missed published number is a stated correction, not a failure
+        assert v.verdict in (expected, "holds-with-correction"), v.failed
+    else:
+        assert v.verdict == expected == "holds", v.failed
+
+
+def test_g9_maml_beats_tuned_pretrained(verdict):
+    ev = verdict("G9").evidence
+    r = ev.result
+    im, ip = r.models.index("maml"), r.models.index("pretrained")
+    assert r.config.n_seeds >= 3 and PUBLISHED_K in r.config.k_eval
+    for ik in range(len(r.config.k_eval)):
         for s in CHECK_STEPS:
-            maml, pre = _ci(r, "maml", ik, s), _ci(r, "pretrained", ik, s)
-            assert _beats(maml, pre), (int(r.k_shots[ik]), s, str(maml), str(pre))
-    if preset == "full":
-        ik = list(r.k_shots).index(PUBLISHED_K)
-        for s, pub in zip(CHECK_STEPS, PUBLISHED_MAML, strict=True):
-            assert _ci(r, "maml", ik, s).low <= pub
-    assert v.verdict == get("G9").expected == "holds"
+            # every training seed's MAML beats its tuned baseline on the same tasks
+            d = r.mse[ip, :, ik, s].mean(axis=-1) - r.mse[im, :, ik, s].mean(axis=-1)
+            assert np.all(d > 0), (ik, s, d)
+            # 95% curve interval of MAML entirely below the baseline's
+            assert ev.curve[im, ik, s, 2] < ev.curve[ip, ik, s, 1]
+    # the tuned step is a grid value, chosen per seed, K and step count
+    assert set(np.unique(r.pre_alpha)) <= set(np.float32(r.config.baseline_alphas))
 
 
-def test_g9_negative_control_rejected(verdict):
-    """The same interval test rejects 'pretrained beats MAML' and 'the naive / untrained
-    predictor beats MAML', and does not separate MAML from itself on independent tasks."""
-    v = verdict("G9")
-    r = v.evidence.result
-    for ik in range(len(r.k_shots)):
-        for s in CHECK_STEPS:
-            maml = _ci(r, "maml", ik, s)
-            for other in ("pretrained", "naive", "untrained"):
-                assert not _beats(_ci(r, other, ik, s), maml)
-            null = mean_ci(r.mse_null[ik, s], level=LEVEL)
-            assert not _beats(maml, null) and not _beats(null, maml)
-    assert v.control_rejected
+def test_g9_closed_forms_and_reference(verdict):
+    ev = verdict("G9").evidence
+    pooled, zero = tasks.pooled_mse(), tasks.zero_mse()
+    assert abs(pooled - 3.0057) < 1e-4 and abs(zero - 4.2517) < 1e-4
+    assert ev.pooled_hat[1] <= pooled <= ev.pooled_hat[2]
+    assert not ev.pooled_hat[1] <= zero <= ev.pooled_hat[2]  # the control
+    assert ev.identity_hat[1] <= pooled <= ev.identity_hat[2]
+    assert ev.ref_err <= REF_TOL < ev.ref_err_control
 
 
-def test_g9_all_meta_learners_adapt(verdict):
-    """FOMAML, Reptile and Meta-SGD also improve on the pretrained baseline after one step,
-    and one adaptation step lowers MAML's error."""
-    r = verdict("G9").evidence.result
-    for ik in range(len(r.k_shots)):
-        pre = _ci(r, "pretrained", ik, 1)
-        for m in ("fomaml", "reptile", "metasgd"):
-            assert _beats(_ci(r, m, ik, 1), pre)
-        assert _beats(_ci(r, "maml", ik, 1), _ci(r, "maml", ik, 0))
-    # every model that adapts with alpha = 0.01 stays finite (Meta-SGD's learned steps may not)
-    assert np.all(np.isfinite(np.delete(r.mse, r.models.index("metasgd"), axis=1)))
-
-
-def test_g9_pooled_optimum_closed_form():
-    """Finn's phases φ ∈ [0, π]: the pooled optimum -(2E[A]/π) cos x beats predicting 0 by
-    E[A]^2 (2/π)^2 E[cos^2 x]; with a symmetric phase range both coincide (the tutorial's ≈ 0)."""
-    from metatheory.tasks.sinusoid import SinusoidFamily
-
-    pooled, zero = pooled_optimum()
-    ea, ecos2 = 2.55, 0.5 + np.sin(10.0) / 20.0
-    assert abs((zero - pooled) - ea**2 * (2 / np.pi) ** 2 * ecos2) < 1e-4
-    assert abs(zero - (125 - 0.001) / (3 * 4.9) / 2) < 1e-3
-    sym = pooled_optimum(SinusoidFamily(phase_range=(-np.pi, np.pi)))
-    assert abs(sym[0] - sym[1]) < 1e-6
+@pytest.mark.parametrize(("cid", "mutant"), mutant_pairs("G9"))
+def test_mutant_rejected(verdict, cid, mutant):
+    v = verdict(cid, mutant)
+    assert v.verdict == "fails", (v.verdict, v.measured)

@@ -1,27 +1,34 @@
-r"""G9: Finn et al. (2017)'s sinusoid benchmark, reproduced with MAML, first-order MAML,
-Reptile and two baselines.
+r"""G9: Finn et al. (2017)'s sinusoid benchmark, MAML against the pretrained baseline.
 
-Setup (Finn et al. 2017, Sec. 5.1 and App. C.1): tasks ``y = A sin(x - phi)``,
-``A ~ U[0.1, 5]``, ``phi ~ U[0, pi]``, ``x ~ U[-5, 5]``; a 1-40-40-1 ReLU MLP; MSE; ``K``
-support and ``K`` query points per task; one inner gradient step with ``alpha = 0.01`` during
-meta-training; meta-batch 25; Adam with ``beta = 1e-3``. Baselines:
+Setup (Finn, Abbeel, Levine 2017, Sec. 5.1): tasks ``y = A sin(x - phi)``,
+``A ~ U[0.1, 5]``, ``phi ~ U[0, pi]``, ``x ~ U[-5, 5]``; a 1-40-40-1 ReLU MLP at Finn's
+initialization; MSE; one model meta-trained with ``K = 10`` support and ``K`` query points per
+task, one inner gradient step ``alpha = 0.01``, meta-batch 25, Adam ``beta = 1e-3``; at test
+time "a single meta-learned model" is fine-tuned on ``K = 5`` and ``K = 10`` points (their
+App. C.1, Table 2, reports the ``K = 5`` numbers).
 
-* ``pretrained``: the same network trained with Adam (``beta``) on the pooled points of the
-  same meta-batches (regression to a random sinusoid; Finn's baseline);
-* ``naive``: the tutorial's baseline (seed text 000): Adam with learning rate 0.01 on 256
-  tasks x 1 point per step for 1000 steps;
-* ``untrained``: the network at Finn's initialization (a reference, not trained at all).
+Models, each trained from ``n_seeds`` independent training seeds (vmapped):
 
-Meta-SGD (Li et al. 2017; :mod:`metatheory.learners.meta_sgd`) learns a per-parameter step
-size together with the initialization (started at ``alpha``); it adapts at test time with its
-learned step sizes, every other model with ``alpha``.
+* ``maml`` (and, in the full preset, ``fomaml`` and ``reptile``), meta-trained with
+  :func:`metatheory.learners.train.make_meta_step`;
+* ``pretrained``: the same network trained with Adam(``beta``) on the pooled points of the same
+  meta-batches (Finn's "pretraining on all tasks").
 
-Evaluation, identical for every model: on ``n_eval`` held-out tasks (one fixed key shared by
-all models, so comparisons are paired) take ``K`` support points, run plain gradient descent
-with ``alpha`` and record the MSE on ``n_query_eval`` fresh points after every step
-``0..max_eval_steps``. A second, independent set of evaluation tasks re-evaluates MAML (the
-null comparison of the negative control). Meta-training runs as ``lax.scan`` over meta-steps
-inside one jitted call per chunk, sampling the tasks from ``fold_in(key, step)``.
+Evaluation, identical for every model and seed, on ``n_eval`` held-out tasks (one key shared by
+every model and seed, so differences are paired per task): ``K`` support points (the first ``K``
+of ``max(k_eval)``, so the ``K`` are nested), plain gradient descent through
+:func:`metatheory.learners.maml.inner_adapt`, the MSE on ``n_query`` fresh points after every
+step ``0..max_steps``. The meta-learners adapt with their training ``alpha`` (Finn's protocol).
+The pretrained baseline adapts with a step size tuned per training seed, ``K`` and number of
+steps on ``n_val`` separate validation tasks over the grid ``baseline_alphas`` (Finn: "using an
+automatically tuned step size"); a fixed ``alpha`` made it worse with adaptation at ``K = 5``.
+
+Uncertainty: a crossed (two-way) bootstrap over training seeds and held-out tasks. The same
+resampled seeds and tasks are used for every model, step and ``K``, so the replicate means of
+two models subtract to replicates of their paired per-task difference.
+
+The experiment is :func:`~metatheory.experiments.vmappable`: the core (training and evaluation)
+is pure JAX in the key, so calibration seeds run as one vmapped program.
 """
 
 from __future__ import annotations
@@ -34,75 +41,92 @@ import numpy as np
 import optax
 
 from metatheory import nets
-from metatheory.learners.meta_sgd import make_meta_sgd_step, meta_sgd_init
-from metatheory.learners.train import make_meta_step
+from metatheory.experiments import vmappable
+from metatheory.learners import maml as maml_learner
+from metatheory.learners import train as train_learner
 from metatheory.tasks import sinusoid
 
 __all__ = [
     "SinusoidConfig",
     "QUICK",
     "FULL",
-    "MODELS",
+    "PRESETS",
     "SinusoidResult",
-    "run",
+    "benchmark",
     "finn_init",
-    "train_meta",
-    "train_pooled",
     "adapt_curves",
 ]
-
-MODELS = ("untrained", "naive", "pretrained", "maml", "fomaml", "reptile", "metasgd")
-"""Models evaluated for every ``K``; MAML trained with ``n_inner_sens`` inner steps is added
-for the inner-step sensitivity study (largest ``K`` only)."""
 
 
 @dataclass(frozen=True)
 class SinusoidConfig:
-    k_shots: tuple[int, ...] = (5, 10)
+    n_seeds: int = 5  # independent training seeds per model
+    k_train: int = 10  # Finn et al.: one model meta-trained with K = 10
+    k_eval: tuple[int, ...] = (5, 10)  # test-time shots (Table 2 of App. C.1 is K = 5)
     sizes: tuple[int, ...] = (1, 40, 40, 1)
     alpha: float = 0.01  # inner step size, training and test time (Finn et al.)
-    beta: float = 1e-3  # Adam step size of the outer loop and of the pretrained baseline
+    beta: float = 1e-3  # Adam step of the outer loop and of the pretrained baseline
     meta_batch: int = 25
     n_inner: int = 1  # inner steps during meta-training
     n_iters: int = 70_000  # meta-iterations (Finn et al.: 70k)
-    reptile_inner: int = 5  # Reptile needs k > 1 inner steps (k = 1 is pooled SGD)
-    naive_lr: float = 0.01
-    naive_iters: int = 1000
-    naive_tasks: int = 256
-    n_inner_sens: int = 5  # a second MAML trained with this many steps (sensitivity)
-    sens_iters: int = 20_000
-    n_eval: int = 600
-    n_query_eval: int = 100
-    max_eval_steps: int = 10  # >= 2 * n_inner_sens: test-time N from 0 to 2x training N
-    chunk: int = 1000  # meta-steps per jitted lax.scan call
-    log_every: int = 100  # meta-loss curve: mean over windows of this many steps
-    n_examples: int = 3  # example tasks whose predicted curves are kept for the figures
-    n_grid: int = 200
+    extra_methods: tuple[str, ...] = ("fomaml", "reptile")
+    reptile_inner: int = 5  # Reptile with one step is pooled SGD
+    baseline_alphas: tuple[float, ...] = (0.001, 0.002, 0.005, 0.01, 0.02, 0.04)
+    n_val: int = 200  # validation tasks for the baseline's step size
+    n_eval: int = 1000  # held-out test tasks
+    n_query: int = 100
+    max_steps: int = 10
+    log_every: int = 500  # training-loss curve: means over windows of this many steps
+    n_boot: int = 4000  # bootstrap resamples
+    n_examples: int = 2  # example tasks whose predicted curves are kept for the figures
+    n_grid: int = 128
+    n_quad: int = 2001  # grid of the trapezoid rule for E_x (f(x) - m(x))^2
+    fast_compile: bool = False  # compile with FAST_COMPILE (short runs)
+    compare_published: bool = True  # judge the published K = 5 numbers (full scale only)
 
 
-QUICK = SinusoidConfig(n_iters=4000, sens_iters=2000, naive_iters=500, chunk=500, log_every=50)
+QUICK = SinusoidConfig(
+    n_seeds=3,
+    n_iters=1500,
+    beta=0.003,
+    meta_batch=10,
+    extra_methods=(),
+    baseline_alphas=(0.002, 0.005, 0.01, 0.02),
+    n_val=50,
+    n_eval=200,
+    n_query=25,
+    log_every=100,
+    n_boot=2000,
+    n_quad=501,
+    fast_compile=True,
+    compare_published=False,
+)
 FULL = SinusoidConfig()
+PRESETS = {"quick": QUICK, "full": FULL}
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class SinusoidResult:
-    k_shots: np.ndarray  # (nK,)
-    models: tuple[str, ...]
-    mse: np.ndarray  # (nK, n_models, max_eval_steps + 1, n_eval): query MSE per task and step
-    mse_null: np.ndarray  # (nK, max_eval_steps + 1, n_eval): MAML on independent eval tasks
-    sens_mse: np.ndarray  # (max_eval_steps + 1, n_eval): MAML trained with n_inner_sens, K max
-    sens_n_inner: int
-    loss_curves: np.ndarray  # (nK, n_trained, n_iters // log_every): training loss
-    loss_models: tuple[str, ...]
+    config: SinusoidConfig
+    models: tuple[str, ...]  # meta-learners, then "pretrained"
+    mse: np.ndarray  # (n_models, n_seeds, nK, max_steps + 1, n_eval): query MSE per task
+    boot: np.ndarray  # (n_models, nK, max_steps + 1, n_boot): crossed-bootstrap replicate means
+    pre_alpha: np.ndarray  # (n_seeds, nK, max_steps + 1): the baseline's tuned step size
+    pre_grid: np.ndarray  # (n_seeds, nK, n_alphas, max_steps + 1): baseline test MSE per step
+    pre_on_grid: np.ndarray  # (n_seeds, n_quad): the pretrained nets on quad_x (no adaptation)
+    quad_x: np.ndarray  # (n_quad,) uniform grid over the input range
+    support_x: np.ndarray  # (n_eval, max K) held-out support inputs (the first K are used)
+    support_y: np.ndarray
+    query_x: np.ndarray  # (n_eval, n_query)
+    query_y: np.ndarray
+    params0: dict  # model -> seed-0 parameters (list of {"w", "b"}), for the reference
+    loss_curves: np.ndarray  # (n_models, n_seeds, n_iters // log_every): training loss
     grid: np.ndarray  # (n_grid,)
     example_amp: np.ndarray  # (n_examples,)
     example_phase: np.ndarray
-    example_x: np.ndarray  # (n_examples, K_max) support inputs (the first K are used)
-    example_pred: np.ndarray  # (nK, n_models, n_examples, max_eval_steps + 1, n_grid)
-    sample_amp: np.ndarray  # a few tasks of the family, for the "tasks sampled" figure
+    example_pred: np.ndarray  # (n_models, nK, n_examples, max_steps + 1, n_grid), seed 0
+    sample_amp: np.ndarray  # a few tasks of the family, for the "tasks" figure
     sample_phase: np.ndarray
-    n_iters: int
-    config: SinusoidConfig
 
 
 def finn_init(key: jax.Array, sizes: tuple[int, ...], std: float = 0.01) -> list[dict]:
@@ -119,200 +143,252 @@ def finn_init(key: jax.Array, sizes: tuple[int, ...], std: float = 0.01) -> list
     ]
 
 
-def _pooled_loss(params, x, y):
-    return nets.mse_loss(params, x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1]))
+def adapt_curves(params, x_s, y_s, x_q, y_q, *, alpha, n_steps: int):
+    """Query MSE of one task after ``0..n_steps`` gradient steps of size ``alpha`` on the
+    support set ``(x_s, y_s)``, each step one call of the learner's
+    :func:`~metatheory.learners.maml.inner_adapt`: shape ``(n_steps + 1,)``."""
+
+    def mse(p):
+        return jnp.mean((nets.apply(p, x_q) - y_q) ** 2)
+
+    def body(p, _):
+        p2 = maml_learner.inner_adapt(nets.mse_loss, p, (x_s, y_s), alpha=alpha, n_inner=1)
+        return p2, mse(p)
+
+    p_end, m = jax.lax.scan(body, params, None, length=n_steps)
+    return jnp.concatenate([m, mse(p_end)[None]])
 
 
-def _scan_train(step, params, opt_state, sample, key, n_iters, chunk, log_every):
-    """Run ``n_iters`` of ``step(params, opt_state, batch) -> (params, opt_state, loss)``
-    as jitted ``lax.scan`` chunks; batch ``i`` is ``sample(fold_in(key, i))``."""
-    chunk = min(chunk, n_iters)
-    if n_iters % chunk or chunk % log_every:
-        raise ValueError(f"n_iters={n_iters} must be a multiple of chunk={chunk}, ... log_every")
+def _adapt_predictions(params, x_s, y_s, grid, *, alpha, n_steps: int):
+    """Predictions on ``grid`` after ``0..n_steps`` steps (for the figures)."""
 
-    @jax.jit
-    def run_chunk(params, opt_state, start):
-        def body(carry, i):
-            p, s = carry
-            p, s, loss = step(p, s, sample(jax.random.fold_in(key, i)))
-            return (p, s), loss
+    def body(p, _):
+        p2 = maml_learner.inner_adapt(nets.mse_loss, p, (x_s, y_s), alpha=alpha, n_inner=1)
+        return p2, nets.apply(p, grid)[:, 0]
 
-        (params, opt_state), losses = jax.lax.scan(
-            body, (params, opt_state), start + jnp.arange(chunk)
-        )
-        return params, opt_state, losses.reshape(-1, log_every).mean(axis=1)
-
-    curves = []
-    for start in range(0, n_iters, chunk):
-        params, opt_state, c = run_chunk(params, opt_state, start)
-        curves.append(c)
-    return params, np.asarray(jnp.concatenate(curves))
+    p_end, preds = jax.lax.scan(body, params, None, length=n_steps)
+    return jnp.concatenate([preds, nets.apply(p_end, grid)[None, :, 0]])
 
 
-def train_meta(config: SinusoidConfig, key, k: int, method: str, n_inner: int, n_iters: int):
-    """Meta-train from Finn's init: MAML / FOMAML / Reptile / Meta-SGD (``"metasgd"``) with
-    Adam(beta), meta-batch ``meta_batch`` of ``K``-shot tasks. Returns ``(params, loss_curve)``;
-    for Meta-SGD ``params`` is ``{"params": theta, "alpha": per-parameter step sizes}``."""
+def _train(config: SinusoidConfig, key, models: tuple[str, ...]):
+    """Train ``models`` from Finn's init on the same meta-batches, in one ``lax.scan``: the
+    meta-learners (``maml``, ``fomaml``, ``reptile``) with
+    :func:`~metatheory.learners.train.make_meta_step`, ``pretrained`` with Adam on the pooled
+    support and query points of each meta-batch. Returns ``{model: (params, loss curve)}``."""
     c = config
-    k_init, k_data = jax.random.split(key)
-    params = finn_init(k_init, c.sizes)
+    k_data = jax.random.fold_in(key, len(models))
     opt = optax.adam(c.beta)
-    if method == "metasgd":
-        params = meta_sgd_init(params, c.alpha)
-        meta_step = make_meta_sgd_step(nets.mse_loss, opt, n_inner=n_inner)
-    else:
-        meta_step = make_meta_step(
-            nets.mse_loss, opt, alpha=c.alpha, n_inner=n_inner, method=method
-        )
 
-    def step(p, s, batch):
-        return meta_step(p, s, *batch)
-
-    def sample(kk):
-        return sinusoid.sample_batch(kk, c.meta_batch, k, k)
-
-    return _scan_train(
-        step, params, opt.init(params), sample, k_data, n_iters, c.chunk, c.log_every
-    )
-
-
-def train_pooled(
-    config: SinusoidConfig, key, *, n_tasks: int, n_points: int, lr: float, n_iters: int
-):
-    """Regression on the pooled points of ``n_tasks`` random sinusoids per step (Adam(lr))."""
-    c = config
-    k_init, k_data = jax.random.split(key)
-    params = finn_init(k_init, c.sizes)
-    opt = optax.adam(lr)
-
-    def step(p, s, batch):
-        loss, g = jax.value_and_grad(_pooled_loss)(p, *batch[0])
+    def pooled_step(p, s, supp, query):
+        x = jnp.concatenate([supp[0], query[0]], axis=1).reshape(-1, 1)
+        y = jnp.concatenate([supp[1], query[1]], axis=1).reshape(-1, 1)
+        loss, g = jax.value_and_grad(nets.mse_loss)(p, x, y)
         u, s = opt.update(g, s, p)
         return optax.apply_updates(p, u), s, loss
 
-    def sample(kk):
-        return sinusoid.sample_batch(kk, n_tasks, n_points, 1)
+    steps = {
+        m: pooled_step
+        if m == "pretrained"
+        else train_learner.make_meta_step(
+            nets.mse_loss,
+            opt,
+            alpha=c.alpha,
+            n_inner=c.reptile_inner if m == "reptile" else c.n_inner,
+            method=m,
+        )
+        for m in models
+    }
+    init = {}
+    for j, m in enumerate(models):
+        p = finn_init(jax.random.fold_in(key, j), c.sizes)
+        init[m] = (p, opt.init(p))
 
-    chunk = min(c.chunk, n_iters)
-    log_every = min(c.log_every, chunk)
-    return _scan_train(step, params, opt.init(params), sample, k_data, n_iters, chunk, log_every)
+    def body(carry, i):
+        supp, query = sinusoid.sample_batch(
+            jax.random.fold_in(k_data, i), c.meta_batch, c.k_train, c.k_train
+        )
+        new, losses = {}, {}
+        for m in models:
+            p, s, losses[m] = steps[m](*carry[m], supp, query)
+            new[m] = (p, s)
+        return new, losses
 
-
-def adapt_curves(params, x_s, y_s, x_q, *, alpha, n_steps: int):
-    """Predictions on ``x_q`` after ``0..n_steps`` plain GD steps on ``(x_s, y_s)``, one task:
-    shape ``(n_steps + 1, *x_q.shape[:-1])``. ``alpha`` is a scalar or a pytree like ``params``
-    (Meta-SGD's per-parameter step sizes)."""
-    if jax.tree_util.tree_structure(alpha) != jax.tree_util.tree_structure(params):
-        alpha = jax.tree_util.tree_map(lambda p: alpha, params)
-
-    def body(p, _):
-        g = jax.grad(nets.mse_loss)(p, x_s, y_s)
-        p2 = jax.tree_util.tree_map(lambda a, b, lr: a - lr * b, p, g, alpha)
-        return p2, nets.apply(p, x_q)[..., 0]
-
-    p_end, preds = jax.lax.scan(body, params, None, length=n_steps)
-    return jnp.concatenate([preds, nets.apply(p_end, x_q)[None, ..., 0]])
-
-
-def _evaluate(params, alpha, key, k, n_eval, n_query, n_steps):
-    """Query MSE after ``0..n_steps`` GD steps for ``n_eval`` tasks: ``(n_steps + 1, n_eval)``."""
-    (xs, ys), (xq, yq) = sinusoid.sample_batch(key, n_eval, k, n_query)
-    preds = jax.vmap(lambda a, b, c: adapt_curves(params, a, b, c, alpha=alpha, n_steps=n_steps))(
-        xs, ys, xq
-    )  # (n_eval, n_steps + 1, n_query)
-    return jnp.mean((preds - yq[:, None, :, 0]) ** 2, axis=-1).T
+    final, losses = jax.lax.scan(body, init, jnp.arange(c.n_iters))
+    return {m: (final[m][0], losses[m].reshape(-1, c.log_every).mean(axis=1)) for m in models}
 
 
-_evaluate_jit = jax.jit(_evaluate, static_argnums=(3, 4, 5, 6))
+def _evaluate(params, alpha, supp_x, supp_y, query_x, query_y, n_steps: int):
+    """``(n_tasks, n_steps + 1)`` query MSE curves of one model and step size."""
+    return jax.vmap(
+        lambda xs, ys, xq, yq: adapt_curves(params, xs, ys, xq, yq, alpha=alpha, n_steps=n_steps)
+    )(supp_x, supp_y, query_x, query_y)
 
 
-def run(config: SinusoidConfig, key: jax.Array) -> SinusoidResult:
-    """Train every model for every ``K``, evaluate on held-out tasks, keep example curves."""
-    c = config
-    k_train, k_eval, k_null, k_ex, k_sample = jax.random.split(key, 5)
-    grid = jnp.linspace(-5.0, 5.0, c.n_grid)[:, None]
+def _per_k(supp, k_eval):
+    """The support sets for every ``K`` of ``k_eval`` at one shape: the first ``K`` points
+    repeated ``max(k_eval) / K`` times, which leaves the mean-squared loss and its gradient
+    unchanged, so every ``K`` runs in one compiled program. ``(nK, n_tasks, max K, 1)``."""
+    kmax = max(k_eval)
+    return tuple(jnp.stack([a[:, np.arange(kmax) % k] for k in k_eval]) for a in supp)
+
+
+def _stack_models(params: dict, names) -> list[dict]:
+    """Parameters of several models stacked on a new leading axis, in the order ``names``."""
+    return jax.tree_util.tree_map(lambda *a: jnp.stack(a), *(params[m] for m in names))
+
+
+def _core(c: SinusoidConfig, key: jax.Array) -> dict:
+    k_train, k_val, k_test, k_ex, k_sample, k_boot = jax.random.split(key, 6)
+    methods = ("maml", *c.extra_methods)
+    models = (*methods, "pretrained")
+    kmax, n_steps, n_k = max(c.k_eval), c.max_steps, len(c.k_eval)
+
+    trained = jax.vmap(lambda kk: _train(c, kk, models))(jax.random.split(k_train, c.n_seeds))
+    params = {m: trained[m][0] for m in models}  # leading seed axis
+    val = sinusoid.sample_batch(k_val, c.n_val, kmax, c.n_query)
+    test = sinusoid.sample_batch(k_test, c.n_eval, kmax, c.n_query)
+
+    # one batch of evaluation jobs per seed: each meta-learner with its training alpha, the
+    # baseline with every step size of the grid; validation and test tasks together
+    n_m, n_a = len(methods), len(c.baseline_alphas)
+    alphas = jnp.asarray(c.baseline_alphas, jnp.float32)
+    job_alpha = jnp.concatenate([jnp.full((n_m,), c.alpha, jnp.float32), alphas])
+    both = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), val, test)
+    bx, by = _per_k(both[0], c.k_eval)
+
+    def jobs(seed_params):
+        stack = [seed_params[m] for m in methods] + [seed_params["pretrained"]] * n_a
+        return jax.tree_util.tree_map(lambda *a: jnp.stack(a), *stack)
+
+    curves = jax.vmap(  # seeds
+        lambda q: jax.vmap(  # jobs
+            lambda p, a: jax.vmap(  # K
+                lambda x, y: _evaluate(p, a, x, y, *both[1], n_steps)
+            )(bx, by)
+        )(q, job_alpha)
+    )(jax.vmap(jobs)(params))  # (n_seeds, n_jobs, nK, n_val + n_eval, steps + 1)
+    meta = jnp.moveaxis(curves[:, :n_m, :, c.n_val :], 1, 0)
+    grid_mse = curves[:, n_m:]  # (n_seeds, n_alphas, nK, n_val + n_eval, steps + 1)
+    best = jnp.argmin(grid_mse[..., : c.n_val, :].mean(axis=3), axis=1)  # (n_seeds, nK, steps+1)
+    t_grid = grid_mse[..., c.n_val :, :]
+    pre = jnp.take_along_axis(t_grid, best[:, None, :, None, :], axis=1)[:, 0]
+    mse = jnp.concatenate([meta, pre[None]])  # (n_models, n_seeds, nK, n_eval, steps + 1)
+    pre_alpha = alphas[best]
+
+    # the pretrained nets on a fine grid: the check integrates (f - m)^2 against the closed form
+    fam = sinusoid.FINN
+    xg = jnp.linspace(*fam.x_range, c.n_quad)
+    f_x = jax.vmap(lambda p: nets.apply(p, xg[:, None])[:, 0])(params["pretrained"])
+
+    # example predictions (seed 0) and a few tasks of the family, for the figures
+    grid = jnp.linspace(*fam.x_range, c.n_grid)[:, None]
     ex_amp, ex_phase = sinusoid.sample_tasks(k_ex, c.n_examples)
-    kmax = max(c.k_shots)
     ex_x, ex_y = sinusoid.sample_points(jax.random.fold_in(k_ex, 1), ex_amp, ex_phase, kmax)
-    n_steps = c.max_eval_steps
-    n_trained = ("naive", "pretrained", "maml", "fomaml", "reptile", "metasgd")
-
-    mse, mse_null, curves, ex_pred = [], [], [], []
-    sens = None
-    for k in c.k_shots:
-        kk = jax.random.fold_in(k_train, k)
-        params, curve = {}, {}
-        params["untrained"] = finn_init(jax.random.fold_in(kk, 0), c.sizes)
-        params["naive"], curve["naive"] = train_pooled(
-            c, jax.random.fold_in(kk, 1), n_tasks=c.naive_tasks, n_points=1, lr=c.naive_lr,
-            n_iters=c.naive_iters,
-        )  # fmt: skip
-        params["pretrained"], curve["pretrained"] = train_pooled(
-            c, jax.random.fold_in(kk, 2), n_tasks=c.meta_batch, n_points=k, lr=c.beta,
-            n_iters=c.n_iters,
-        )  # fmt: skip
-        for j, method in enumerate(("maml", "fomaml", "reptile", "metasgd")):
-            n_in = c.reptile_inner if method == "reptile" else c.n_inner
-            params[method], curve[method] = train_meta(
-                c, jax.random.fold_in(kk, 3 + j if j < 3 else 8), k, method, n_in, c.n_iters
-            )
-        # every model adapts with alpha, Meta-SGD with its learned step sizes
-        alphas = {m: c.alpha for m in MODELS}
-        alphas["metasgd"] = params["metasgd"]["alpha"]
-        params["metasgd"] = params["metasgd"]["params"]
-        ev = lambda p, kk_=k_eval, a=c.alpha, k=k: _evaluate_jit(
-            p, jnp.asarray(a) if np.isscalar(a) else a, kk_, k, c.n_eval, c.n_query_eval, n_steps
-        )
-        mse.append(np.stack([np.asarray(ev(params[m], a=alphas[m])) for m in MODELS]))
-        mse_null.append(np.asarray(ev(params["maml"], k_null)))
-        # the naive curve is shorter (naive_iters); pad with NaN so all curves share a length
-        length = c.n_iters // c.log_every
-        curves.append(
-            np.stack(
-                [
-                    np.pad(
-                        curve[m].astype(np.float64),
-                        (0, length - curve[m].size),
-                        constant_values=np.nan,
-                    )
-                    for m in n_trained
-                ]
-            )
-        )
-        adapt = jax.jit(
-            jax.vmap(
-                lambda p, a, xs, ys: adapt_curves(p, xs, ys, grid, alpha=a, n_steps=n_steps),
-                in_axes=(None, None, 0, 0),
-            )
-        )
-        ex_pred.append(
-            np.stack(
-                [np.asarray(adapt(params[m], alphas[m], ex_x[:, :k], ex_y[:, :k])) for m in MODELS]
-            )
-        )
-        if k == kmax:
-            p_sens, _ = train_meta(
-                c, jax.random.fold_in(kk, 7), k, "maml", c.n_inner_sens, c.sens_iters
-            )
-            sens = np.asarray(ev(p_sens))
-
+    ex_sx, ex_sy = _per_k((ex_x, ex_y), c.k_eval)
+    first = jax.tree_util.tree_map(lambda a: a[0], params)
+    ex_alpha = jnp.stack([jnp.full((n_k,), c.alpha)] * len(methods) + [pre_alpha[0, :, -1]])
+    example = jax.vmap(  # models
+        lambda p, al: jax.vmap(  # K
+            lambda a, xs, ys: jax.vmap(  # examples
+                lambda x1, y1: _adapt_predictions(p, x1, y1, grid, alpha=a, n_steps=n_steps)
+            )(xs, ys)
+        )(al, ex_sx, ex_sy)
+    )(_stack_models(first, models), ex_alpha)
     s_amp, s_phase = sinusoid.sample_tasks(k_sample, 6)
+    return {
+        "mse": jnp.swapaxes(mse, -1, -2),  # (n_models, n_seeds, nK, steps + 1, n_eval)
+        "pre_alpha": pre_alpha,
+        "pre_grid": jnp.swapaxes(t_grid.mean(axis=3), 1, 2),  # (n_seeds, nK, n_alphas, steps+1)
+        "pre_on_grid": f_x,
+        "quad_x": xg,
+        "support": test[0],
+        "query": test[1],
+        "params0": first,
+        "curves": jnp.stack([trained[m][1] for m in models]),
+        "grid": grid[:, 0],
+        "ex_amp": ex_amp,
+        "ex_phase": ex_phase,
+        "example": example,
+        "s_amp": s_amp,
+        "s_phase": s_phase,
+        "boot_seeds": _counts(jax.random.fold_in(k_boot, 0), c.n_boot, c.n_seeds),
+        "boot_tasks": _counts(jax.random.fold_in(k_boot, 1), c.n_boot, c.n_eval),
+    }
+
+
+def _counts(key, n_boot: int, n: int):
+    """How often each of ``n`` items is drawn in each of ``n_boot`` resamples with replacement."""
+    draws = jax.random.randint(key, (n_boot, n), 0, n)
+    return jax.vmap(lambda d: jnp.bincount(d, length=n))(draws).astype(jnp.int16)
+
+
+FAST_COMPILE = {"xla_backend_optimization_level": 1, "xla_cpu_use_fusion_emitters": False}
+"""XLA options of the quick preset: on CPU they cut compile + run of its one program by ~25%
+(compiling, not running, dominates a short run)."""
+_core_fast = jax.jit(_core, static_argnums=0, compiler_options=FAST_COMPILE)
+_core_opt = jax.jit(_core, static_argnums=0)
+
+
+def benchmark_core(config: SinusoidConfig, key: jax.Array) -> dict:
+    """Train every model for every training seed, tune the baseline's step on validation tasks,
+    evaluate on the held-out tasks: one compiled program, pure JAX in ``key``. The quick
+    preset compiles with :data:`FAST_COMPILE` where the backend knows those options."""
+    c = config
+    if c.n_iters % c.log_every:
+        raise ValueError(f"n_iters={c.n_iters} must be a multiple of log_every={c.log_every}")
+    if any(max(c.k_eval) % k for k in c.k_eval):
+        raise ValueError(f"every K of k_eval={c.k_eval} must divide max(k_eval)")
+    if c.fast_compile:
+        try:
+            return _core_fast(c, key)
+        except jax.errors.JaxRuntimeError as e:  # another backend: no such compile option
+            if "compile option" not in str(e):
+                raise
+    return _core_opt(c, key)
+
+
+def crossed_bootstrap(values, seed_counts, task_counts):
+    """Replicate means of ``values[..., n_seeds, n_tasks]`` under a crossed bootstrap: seeds and
+    tasks resampled independently with replacement (``*_counts``: ``(n_boot, n)`` draw counts),
+    the same resample for every leading index, so that differences of replicates are replicates
+    of paired differences. Returns ``values.shape[:-2] + (n_boot,)``."""
+    values = np.asarray(values, np.float64)
+    w_s = np.asarray(seed_counts, np.float64) / values.shape[-2]
+    w_t = np.asarray(task_counts, np.float64) / values.shape[-1]
+    return np.einsum("...sb,bs->...b", values @ w_t.T, w_s)
+
+
+def benchmark_finish(config: SinusoidConfig, out: dict) -> SinusoidResult:
+    c = config
+    out = jax.tree_util.tree_map(np.asarray, out)
+    models = ("maml", *c.extra_methods, "pretrained")
+    mse = out["mse"].astype(np.float64)
+    # (n_models, n_seeds, nK, steps, n_eval) -> bootstrap over (seeds, tasks)
+    with np.errstate(invalid="ignore", over="ignore"):  # a diverged adaptation stays inf/nan
+        boot = crossed_bootstrap(np.moveaxis(mse, 1, 3), out["boot_seeds"], out["boot_tasks"])
     return SinusoidResult(
-        k_shots=np.array(c.k_shots),
-        models=MODELS,
-        mse=np.stack(mse),
-        mse_null=np.stack(mse_null),
-        sens_mse=sens,
-        sens_n_inner=c.n_inner_sens,
-        loss_curves=np.stack(curves),
-        loss_models=n_trained,
-        grid=np.asarray(grid[:, 0]),
-        example_amp=np.asarray(ex_amp),
-        example_phase=np.asarray(ex_phase),
-        example_x=np.asarray(ex_x[..., 0]),
-        example_pred=np.stack(ex_pred),
-        sample_amp=np.asarray(s_amp),
-        sample_phase=np.asarray(s_phase),
-        n_iters=c.n_iters,
         config=c,
+        models=models,
+        mse=mse,
+        boot=boot,
+        pre_alpha=out["pre_alpha"],
+        pre_grid=out["pre_grid"],
+        pre_on_grid=out["pre_on_grid"].astype(np.float64),
+        quad_x=out["quad_x"].astype(np.float64),
+        support_x=out["support"][0][..., 0],
+        support_y=out["support"][1][..., 0],
+        query_x=out["query"][0][..., 0],
+        query_y=out["query"][1][..., 0],
+        params0={m: out["params0"][m] for m in models},
+        loss_curves=out["curves"],
+        grid=out["grid"],
+        example_amp=out["ex_amp"],
+        example_phase=out["ex_phase"],
+        example_pred=out["example"],
+        sample_amp=out["s_amp"],
+        sample_phase=out["s_phase"],
     )
+
+
+benchmark = vmappable(benchmark_core, benchmark_finish)
+"""G9: :func:`benchmark_core` then :func:`benchmark_finish` (an experiment; vmappable)."""
