@@ -36,16 +36,72 @@ PyTree = Any
 LossFn = Callable[[PyTree, jax.Array, jax.Array], jax.Array]
 
 
-def _check(alpha, n_inner: int, n_diff: int | None) -> int:
+def _check_alpha(alpha) -> None:
+    """``alpha >= 0`` and finite, for a scalar or every concrete leaf of a pytree."""
+    for leaf in jax.tree_util.tree_leaves(alpha):
+        if isinstance(leaf, jax.core.Tracer):
+            continue  # traced (differentiated or vmapped): its value is unknown here
+        a = np.asarray(leaf)
+        if a.dtype == bool or not np.issubdtype(a.dtype, np.number):
+            raise ValueError(f"alpha must be a real number or array, got {leaf!r}")
+        if np.iscomplexobj(a):
+            raise ValueError(f"alpha must be real, got {leaf!r}")
+        bad = ~np.isfinite(a) | (a < 0)
+        if np.any(bad):
+            raise ValueError(
+                f"alpha must be finite and >= 0 (a step size), got {a[bad].ravel()[0]!r}"
+            )
+
+
+def _check(alpha, n_inner: int, first_order: bool, truncate) -> int:
+    """Validate and return the number of differentiated (last) steps."""
     if isinstance(n_inner, bool) or not isinstance(n_inner, int | np.integer) or n_inner < 0:
         raise ValueError(f"n_inner must be a non-negative int, got {n_inner!r}")
-    if isinstance(alpha, int | float) and not np.isfinite(alpha):
-        raise ValueError(f"alpha must be finite, got {alpha!r}")
-    if n_diff is None:
-        return n_inner
-    if not 0 <= n_diff <= n_inner:
-        raise ValueError(f"truncate must be in [0, n_inner={n_inner}], got {n_diff!r}")
-    return int(n_diff)
+    _check_alpha(alpha)
+    if truncate is None:
+        return 0 if first_order else int(n_inner)
+    if first_order:
+        raise ValueError(
+            "truncate cannot be combined with first_order=True (first-order is truncate=0)"
+        )
+    if isinstance(truncate, bool) or not isinstance(truncate, int | np.integer):
+        raise ValueError(f"truncate must be an int in [0, n_inner={n_inner}], got {truncate!r}")
+    if not 0 <= truncate <= n_inner:
+        raise ValueError(f"truncate must be in [0, n_inner={n_inner}], got {truncate!r}")
+    return int(truncate)
+
+
+def _check_pair(name: str, pair) -> None:
+    if not isinstance(pair, tuple | list) or len(pair) != 2:
+        what = (
+            f"a {type(pair).__name__} of length {len(pair)}"
+            if hasattr(pair, "__len__")
+            else (type(pair).__name__)
+        )
+        raise ValueError(f"{name} must be an (x, y) pair, got {what}")
+
+
+def _check_task_axis(supports, queries) -> None:
+    """Batched inputs carry a leading task axis: every leaf of ``x`` and ``y`` has shape
+    ``(B, K, ...)`` with one ``B``."""
+    _check_pair("supports", supports)
+    _check_pair("queries", queries)
+    sizes = set()
+    for name, pair in (("supports", supports), ("queries", queries)):
+        for part, tree in zip("xy", pair, strict=True):
+            for leaf in jax.tree_util.tree_leaves(tree):
+                shape = np.shape(leaf)
+                if len(shape) < 2:
+                    raise ValueError(
+                        f"{name} {part} must carry a leading task axis, shape (n_tasks, "
+                        f"n_samples, ...); got shape {shape} (for one task use the "
+                        "unbatched function)"
+                    )
+                sizes.add(shape[0])
+    if len(sizes) > 1:
+        raise ValueError(
+            f"supports and queries must share one leading task axis, got sizes {sorted(sizes)}"
+        )
 
 
 def _step(params, grads, alpha):
@@ -64,29 +120,59 @@ def inner_adapt(
     first_order: bool = False,
     truncate: int | None = None,
     per_step: bool = False,
+    unroll: int | bool = 1,
+    checkpoint: bool | Callable = False,
 ) -> PyTree:
     r"""``theta_N`` after ``n_inner`` gradient steps on the support loss.
 
     ``truncate=k`` differentiates through the last ``k`` steps only; ``first_order`` is
-    ``truncate=0``. With ``per_step=True`` the support arrays carry a leading axis of length
-    ``n_inner`` and step ``j`` uses batch ``j`` (minibatch inner loops, as in Reptile).
+    ``truncate=0`` (the two cannot be combined). With ``per_step=True`` the support arrays
+    carry a leading axis of length ``n_inner`` and step ``j`` uses batch ``j`` (minibatch
+    inner loops, as in Reptile).
+
+    The loop is a ``lax.scan`` (one for the frozen first ``N - k`` steps, one for the
+    differentiated last ``k``), so compile time does not grow with ``n_inner``. ``unroll``
+    is passed to ``lax.scan`` (``True`` unrolls fully: fastest per call for small N).
+    ``checkpoint=True`` wraps each step in ``jax.checkpoint`` (reverse mode stores only the
+    iterates, recomputing each step's activations); a callable is used as its ``policy``
+    (e.g. ``jax.checkpoint_policies.dots_saveable``).
     """
-    n_diff = _check(alpha, n_inner, 0 if first_order else truncate)
+    n_diff = _check(alpha, n_inner, first_order, truncate)
+    _check_pair("support", support)
     x, y = support
     grad_fn = jax.grad(loss_fn)
-    for j in range(n_inner):
-        xj, yj = (x[j], y[j]) if per_step else (x, y)
-        g = grad_fn(params, xj, yj)
-        if j < n_inner - n_diff:
-            g = jax.lax.stop_gradient(g)
-        params = _step(params, g, alpha)
+
+    def step(frozen):
+        def body(p, batch):
+            xj, yj = batch if per_step else (x, y)
+            g = grad_fn(p, xj, yj)
+            if frozen:
+                g = jax.lax.stop_gradient(g)
+            return _step(p, g, alpha), None
+
+        if checkpoint is True:
+            return jax.checkpoint(body)
+        if callable(checkpoint):
+            return jax.checkpoint(body, policy=checkpoint)
+        if checkpoint is not False:
+            raise ValueError(f"checkpoint must be a bool or a policy, got {checkpoint!r}")
+        return body
+
+    n_frozen = n_inner - n_diff
+    for frozen, lo, hi in ((True, 0, n_frozen), (False, n_frozen, n_inner)):
+        if hi == lo:
+            continue
+        xs = jax.tree_util.tree_map(lambda a, lo=lo, hi=hi: a[lo:hi], (x, y)) if per_step else None
+        params, _ = jax.lax.scan(step(frozen), params, xs, length=hi - lo, unroll=unroll)
     return params
 
 
 def maml_meta_loss(
     loss_fn: LossFn, params: PyTree, support, query, *, alpha, n_inner: int, **kw
 ) -> jax.Array:
-    """Query loss after adaptation, ``L_Q(theta_N(params))``, for one task."""
+    """Query loss after adaptation, ``L_Q(theta_N(params))``, for one task; keyword options
+    as :func:`inner_adapt`."""
+    _check_pair("query", query)
     adapted = inner_adapt(loss_fn, params, support, alpha=alpha, n_inner=n_inner, **kw)
     return loss_fn(adapted, *query)
 
@@ -101,11 +187,13 @@ def maml_meta_gradient(
     n_inner: int,
     first_order: bool = False,
     truncate: int | None = None,
+    **kw,
 ) -> PyTree:
     r"""Meta-gradient :math:`\nabla_\theta L_Q(\theta_N)` of one task, shaped like ``params``.
 
     ``support`` and ``query`` are ``(x, y)`` pairs; ``first_order=True`` gives FOMAML's
     :math:`\nabla L_Q(\theta_N)`, ``truncate=k`` the product of the last ``k`` factors.
+    Further keywords (``unroll``, ``checkpoint``, ``per_step``) go to :func:`inner_adapt`.
     """
     return jax.grad(maml_meta_loss, argnums=1)(
         loss_fn,
@@ -116,13 +204,17 @@ def maml_meta_gradient(
         n_inner=n_inner,
         first_order=first_order,
         truncate=truncate,
+        **kw,
     )
 
 
 def batched_maml_meta_loss(
     loss_fn: LossFn, params: PyTree, supports, queries, *, alpha, n_inner: int, **kw
 ) -> jax.Array:
-    """Mean over a leading task axis of ``maml_meta_loss`` (tasks vectorized with vmap)."""
+    """Mean over a leading task axis of ``maml_meta_loss`` (tasks vectorized with vmap):
+    every array of ``supports`` and ``queries`` has shape ``(n_tasks, n_samples, ...)``."""
+    _check_task_axis(supports, queries)
+    _check_alpha(alpha)
 
     def one(s, q):
         return maml_meta_loss(loss_fn, params, s, q, alpha=alpha, n_inner=n_inner, **kw)
@@ -140,8 +232,10 @@ def batched_maml_meta_gradient(
     n_inner: int,
     first_order: bool = False,
     truncate: int | None = None,
+    **kw,
 ) -> PyTree:
-    """Mean over tasks of the per-task meta-gradients; arrays carry a leading task axis."""
+    """Mean over tasks of the per-task meta-gradients; arrays carry a leading task axis,
+    shape ``(n_tasks, n_samples, ...)``. Keywords as :func:`maml_meta_gradient`."""
     return jax.grad(batched_maml_meta_loss, argnums=1)(
         loss_fn,
         params,
@@ -151,4 +245,5 @@ def batched_maml_meta_gradient(
         n_inner=n_inner,
         first_order=first_order,
         truncate=truncate,
+        **kw,
     )
