@@ -590,7 +590,8 @@ def check_p4(r: ex.PacSoftResult) -> Verdict:
     icpt_err = icpt_err if np.isfinite(icpt_err) else np.inf
     last_kl = float(np.min(r.shrink_kl[:, -1]))
     last_bound = float(np.nanmin(r.shrink_bound[:, -1])) if np.isfinite(last_kl) else np.nan
-    increasing = bool(np.all(np.diff(r.shrink_kl, axis=1) > 0))
+    with np.errstate(invalid="ignore"):
+        increasing = bool(np.all(np.diff(r.shrink_kl, axis=1) > 0))
     vacuous = bool(
         increasing and last_bound >= VACUOUS and np.all(r.shrink_mcallester[:, -1] > 1.0)
     )
