@@ -109,3 +109,67 @@ def test_bad_support_raises():
         imaml_meta_gradient(linear.loss, jnp.zeros(2), x, (x, jnp.ones(4)), lam=1.0)
     with pytest.raises(ValueError, match="queries"):
         batched_imaml_meta_gradient(linear.loss, jnp.zeros(2), (x, x), x, lam=1.0)
+
+
+# ------------------------------------------------------------------ missed tolerances
+
+
+def _concave(phi, x, y):
+    """A support loss whose proximal objective is unbounded below for lam < 2: the inner
+    solve diverges (the issue's 5.8e18 gradient norm)."""
+    return -jnp.sum(phi**2) + 0.0 * jnp.sum(x) + 0.0 * jnp.sum(y)
+
+
+def test_diverging_inner_solve_gives_nan_and_says_so():
+    with jax.enable_x64(True):
+        (xs, ys), (xq, yq) = _tasks(1)
+        theta = jnp.ones(xs.shape[-1])
+        g, info = imaml_meta_gradient(
+            _concave, theta, (xs[0], ys[0]), (xq[0], yq[0]), lam=0.5, return_info=True
+        )
+        assert np.all(np.isnan(np.asarray(g)))  # never a zero or finite wrong gradient
+        assert not bool(info.inner_converged) and not bool(info.converged)
+        with pytest.raises(RuntimeError, match="inner solve FAILED"):
+            imaml_meta_gradient(
+                _concave, theta, (xs[0], ys[0]), (xq[0], yq[0]), lam=0.5, strict=True
+            )
+        # batched: the task that diverged makes the mean NaN
+        gb = batched_imaml_meta_gradient(_concave, theta, (xs, ys), (xq, yq), lam=0.5)
+        assert np.all(np.isnan(np.asarray(gb)))
+
+
+def test_capped_inner_solve_and_cg_give_nan_and_say_so():
+    with jax.enable_x64(True):
+        (xs, ys), (xq, yq) = _tasks(1, m=40, d=12, seed=2)
+        theta = jax.random.normal(jax.random.key(5), (xs.shape[-1],))
+        s, q = (xs[0], ys[0]), (xq[0], yq[0])
+        g, info = imaml_meta_gradient(linear.loss, theta, s, q, lam=0.05, return_info=True)
+        assert bool(info.converged) and np.all(np.isfinite(np.asarray(g)))  # uncapped: fine
+
+        # inner solve of a non-quadratic loss capped at 2 L-BFGS iterations (on a quadratic
+        # the final Newton step would still solve it exactly)
+        def quartic(phi, x, y):
+            return linear.loss(phi, x, y) + 0.25 * jnp.sum(phi**4)
+
+        g, info = imaml_meta_gradient(quartic, theta, s, q, lam=0.05, return_info=True)
+        assert bool(info.converged) and np.all(np.isfinite(np.asarray(g)))
+        g, info = imaml_meta_gradient(
+            quartic, theta, s, q, lam=0.05, inner_maxiter=2, return_info=True
+        )
+        assert not bool(info.inner_converged) and np.all(np.isnan(np.asarray(g)))
+        # CG capped at 2 iterations (the issue's residual 8.6e-2 case)
+        g, info = imaml_meta_gradient(
+            linear.loss, theta, s, q, lam=0.05, cg_maxiter=2, return_info=True
+        )
+        assert bool(info.inner_converged) and not bool(info.cg_converged)
+        assert float(info.cg_residual) > 1e-3 and np.all(np.isnan(np.asarray(g)))
+        with pytest.raises(RuntimeError, match="CG FAILED"):
+            imaml_meta_gradient(linear.loss, theta, s, q, lam=0.05, cg_maxiter=2, strict=True)
+        # a looser stated tolerance is met by the same cap
+        g, info = imaml_meta_gradient(
+            linear.loss, theta, s, q, lam=0.05, cg_maxiter=2, cg_tol=0.5, return_info=True
+        )
+        assert bool(info.cg_converged) and np.all(np.isfinite(np.asarray(g)))
+        # tolerance 0: a fixed iteration count, not checked
+        g = imaml_meta_gradient(linear.loss, theta, s, q, lam=0.05, inner_maxiter=2, inner_tol=0.0)
+        assert np.all(np.isfinite(np.asarray(g)))

@@ -22,7 +22,11 @@ CG needs :math:`I + H/\lambda` positive definite, i.e. :math:`\lambda > -\lambda
 
 Default tolerances depend on the parameters' dtype: ``eps ** 0.75`` (1.8e-12 in float64,
 6.4e-6 in float32), relative to the initial gradient norm (inner solve) and to
-:math:`\|\nabla L_Q(\phi^*)\|` (CG).
+:math:`\|\nabla L_Q(\phi^*)\|` (CG). When either misses its tolerance (a diverging inner
+problem, an iteration cap) :func:`imaml_meta_gradient` returns NaN, never a wrong gradient,
+and its :class:`ImamlInfo` says which (``inner_converged``, ``cg_converged``); with
+``strict=True`` a concrete call raises instead. A tolerance of 0 asks for exactly
+``maxiter`` iterations and is not checked.
 """
 
 from __future__ import annotations
@@ -54,6 +58,10 @@ LBFGS_MEMORY = 20
 """Default number of (step, gradient-change) pairs L-BFGS keeps."""
 POLISH_CG_MAXITER = 100
 """CG iterations of the final Newton step of the proximal solve."""
+CG_RESIDUAL_SLACK = 10.0
+r"""The recomputed CG residual :math:`\|(I+H/\lambda)g - b\|/\|b\|` may exceed ``cg_tol`` by
+this factor before it counts as a miss: CG stops on its recursively updated residual, which
+drifts from the true one by a few roundoff units times the condition number."""
 
 
 def default_tol(params: PyTree) -> float:
@@ -183,10 +191,26 @@ class ImamlInfo:
     inner_iters: jax.Array  # L-BFGS iterations used
     inner_grad_norm: jax.Array  # final gradient norm of the proximal objective
     cg_residual: jax.Array  # ||(I + H/lam) g - grad L_Q(phi*)|| / ||grad L_Q(phi*)||
+    inner_converged: jax.Array = True  # inner_grad_norm <= inner_tol * initial norm (finite)
+    cg_converged: jax.Array = True  # cg_residual <= CG_RESIDUAL_SLACK * cg_tol (finite)
+
+    @property
+    def converged(self):
+        """Both the inner solve and CG met their tolerances (the gradient is not NaN)."""
+        return jnp.logical_and(self.inner_converged, self.cg_converged)
 
 
 jax.tree_util.register_dataclass(
-    ImamlInfo, data_fields=["phi", "inner_iters", "inner_grad_norm", "cg_residual"], meta_fields=[]
+    ImamlInfo,
+    data_fields=[
+        "phi",
+        "inner_iters",
+        "inner_grad_norm",
+        "cg_residual",
+        "inner_converged",
+        "cg_converged",
+    ],
+    meta_fields=[],
 )
 
 
@@ -203,14 +227,19 @@ def imaml_meta_gradient(
     cg_maxiter: int | None = None,
     hvp_mode: str = "fwd-rev",
     return_info: bool = False,
+    strict: bool = False,
 ):
     r"""iMAML meta-gradient :math:`(I + H/\lambda)^{-1}\nabla L_Q(\phi^*)` of one task.
 
     ``support`` and ``query`` are ``(x, y)`` pairs; the result is shaped like ``params``.
     ``lam > 0`` is the proximal strength :math:`\lambda`. The inner problem is solved by
-    :func:`proximal_solve` (``inner_tol``, ``inner_maxiter``); the linear system by CG
-    (``cg_tol`` relative residual, ``cg_maxiter`` iterations, default ``10 * size``).
-    ``return_info=True`` also returns an :class:`ImamlInfo`.
+    :func:`proximal_solve` to ``inner_tol`` (gradient norm relative to its initial value) in
+    at most ``inner_maxiter`` iterations; the linear system by CG to ``cg_tol`` (relative
+    residual) in at most ``cg_maxiter`` iterations (default ``10 * size``); ``None`` means
+    :func:`default_tol`. If either misses its tolerance the gradient is NaN (a diverging
+    inner problem or a cap that is too low, never a silently wrong gradient); with
+    ``strict=True`` a concrete (not traced) call raises ``RuntimeError`` instead.
+    ``return_info=True`` also returns an :class:`ImamlInfo` (which solve missed, by how much).
     """
     _check_pair("support", support)
     _check_pair("query", query)
@@ -223,7 +252,7 @@ def imaml_meta_gradient(
         raise ValueError(f"hvp_mode must be one of {HVP_MODES}, got {hvp_mode!r}")
     cg_tol = default_tol(params) if cg_tol is None else cg_tol
     inner_tol = default_tol(params) if inner_tol is None else inner_tol
-    return _imaml(
+    g, info = _imaml(
         loss_fn,
         params,
         tuple(support),
@@ -234,13 +263,22 @@ def imaml_meta_gradient(
         inner_maxiter=inner_maxiter,
         cg_maxiter=None if cg_maxiter is None else int(cg_maxiter),
         hvp_mode=hvp_mode,
-        return_info=bool(return_info),
     )
+    if strict and _concrete(info.inner_converged) and not bool(info.converged):
+        raise RuntimeError(
+            "imaml_meta_gradient missed its tolerance: "
+            f"inner solve {'ok' if bool(info.inner_converged) else 'FAILED'} "
+            f"(gradient norm {float(info.inner_grad_norm):.3g} after "
+            f"{int(info.inner_iters)} iterations, inner_tol {float(inner_tol):.3g} relative), "
+            f"CG {'ok' if bool(info.cg_converged) else 'FAILED'} "
+            f"(relative residual {float(info.cg_residual):.3g}, cg_tol {float(cg_tol):.3g})"
+        )
+    return (g, info) if return_info else g
 
 
 @partial(
     jax.jit,
-    static_argnames=("loss_fn", "cg_maxiter", "hvp_mode", "return_info"),
+    static_argnames=("loss_fn", "cg_maxiter", "hvp_mode"),
 )
 def _imaml(
     loss_fn,
@@ -254,7 +292,6 @@ def _imaml(
     *,
     cg_maxiter,
     hvp_mode,
-    return_info,
 ):
     # jitted with loss_fn static, so repeated calls with the same loss reuse the compilation
     phi, n_iter, gnorm = _prox(
@@ -268,18 +305,27 @@ def _imaml(
         return jax.tree_util.tree_map(lambda a, b: a + b / lam, v, hv)
 
     g, _ = jax.scipy.sparse.linalg.cg(matvec, g_q, tol=cg_tol, maxiter=cg_maxiter)
-    if not return_info:
-        return g
     r = jax.tree_util.tree_map(jnp.subtract, matvec(g), g_q)
     res = jnp.sqrt(_sq_norm(r) / jnp.maximum(_sq_norm(g_q), jnp.finfo(gnorm.dtype).tiny))
-    return g, ImamlInfo(phi, n_iter, gnorm, res)
+    # the stated tolerances (0: a fixed iteration count, not checked); NaN norms fail
+    g0 = jnp.sqrt(_sq_norm(jax.grad(loss_fn)(jax.lax.stop_gradient(params), xs, ys)))
+    inner_ok = (inner_tol == 0) | (jnp.isfinite(gnorm) & (gnorm <= inner_tol * g0))
+    cg_ok = (cg_tol == 0) | (jnp.isfinite(res) & (res <= CG_RESIDUAL_SLACK * cg_tol))
+    ok = (
+        inner_ok
+        & cg_ok
+        & jnp.all(jnp.asarray([jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves(g)]))
+    )
+    g = jax.tree_util.tree_map(lambda a: jnp.where(ok, a, jnp.nan), g)
+    return g, ImamlInfo(phi, n_iter, gnorm, res, inner_ok, cg_ok)
 
 
 def batched_imaml_meta_gradient(
     loss_fn, params: PyTree, supports, queries, *, lam, return_info: bool = False, **kw
 ):
     """Mean over a leading task axis of :func:`imaml_meta_gradient` (tasks vectorized with
-    vmap); keyword arguments as there. With ``return_info`` the info fields carry the task axis."""
+    vmap); keyword arguments as there. With ``return_info`` the info fields carry the task
+    axis. A task whose solve missed its tolerance makes the mean NaN."""
     _check_pair("supports", supports)
     _check_pair("queries", queries)
     _check_lam(lam)
