@@ -105,6 +105,16 @@ def test_meta_step_reduces_meta_loss(method):
         ({"n_inner": 2, "truncate": 3}, "truncate"),
         ({"n_inner": 1.5}, "n_inner"),
         ({"n_inner": 1, "alpha": float("nan")}, "alpha"),
+        ({"n_inner": 1, "alpha": -0.1}, "alpha"),
+        ({"n_inner": 1, "alpha": float("inf")}, "alpha"),
+        ({"n_inner": 1, "alpha": jnp.nan}, "alpha"),
+        ({"n_inner": 1, "alpha": jnp.array([0.1, -0.1])}, "alpha"),
+        ({"n_inner": 1, "alpha": np.array([0.1, np.inf])}, "alpha"),
+        ({"n_inner": 1, "alpha": True}, "alpha"),
+        ({"n_inner": 2, "truncate": 1.5}, "truncate"),
+        ({"n_inner": 2, "truncate": True}, "truncate"),
+        ({"n_inner": 2, "truncate": 2, "first_order": True}, "first_order"),
+        ({"n_inner": 2, "checkpoint": "yes"}, "checkpoint"),
     ],
 )
 def test_bad_arguments_name_the_argument(kw, match):
@@ -118,3 +128,82 @@ def test_bad_arguments_name_the_argument(kw, match):
 def test_unknown_method_rejected():
     with pytest.raises(ValueError, match="method"):
         mt.make_meta_step(nets.mse_loss, optax.sgd(0.1), alpha=0.1, n_inner=1, method="sgd")
+
+
+@pytest.mark.parametrize(
+    "support, query, match",
+    [
+        ((jnp.ones((3, 2)), jnp.ones(3), jnp.ones(3)), None, "support must be an \\(x, y\\) pair"),
+        (jnp.ones((3, 2)), None, "support must be an \\(x, y\\) pair"),
+        (None, (jnp.ones((3, 2)),), "query must be an \\(x, y\\) pair"),
+    ],
+)
+def test_support_and_query_must_be_pairs(support, query, match):
+    data = (jnp.ones((3, 2)), jnp.ones(3))
+    with pytest.raises(ValueError, match=match):
+        mt.maml_meta_gradient(
+            linear.loss,
+            jnp.zeros(2),
+            data if support is None else support,
+            data if query is None else query,
+            alpha=0.1,
+            n_inner=1,
+        )
+
+
+def test_batched_needs_a_task_axis():
+    th = jnp.zeros(2)
+    one = (jnp.ones((3, 2)), jnp.ones(3))  # one task, no task axis
+    with pytest.raises(ValueError, match="leading task axis"):
+        mt.batched_maml_meta_gradient(linear.loss, th, one, one, alpha=0.1, n_inner=1)
+    two = (jnp.ones((2, 3, 2)), jnp.ones((2, 3)))
+    three = (jnp.ones((3, 3, 2)), jnp.ones((3, 3)))
+    with pytest.raises(ValueError, match="one leading task axis"):
+        mt.batched_maml_meta_gradient(linear.loss, th, two, three, alpha=0.1, n_inner=1)
+    with pytest.raises(ValueError, match="supports must be an"):
+        mt.batched_maml_meta_loss(linear.loss, th, two[0], two, alpha=0.1, n_inner=1)
+
+
+def test_scan_options_leave_results_unchanged(problem):
+    """lax.scan with unroll or jax.checkpoint (any policy) gives the same meta-gradient as a
+    plain Python loop of the product formula's steps."""
+    params, s, q = problem
+    one = jax.tree_util.tree_map(lambda a: a[0], (s, q))
+
+    def loop(p, n, k):
+        x, y = one[0]
+        for j in range(n):
+            g = jax.grad(nets.mse_loss)(p, x, y)
+            if j < n - k:
+                g = jax.lax.stop_gradient(g)
+            p = jax.tree_util.tree_map(lambda a, b: a - 0.05 * b, p, g)
+        return nets.mse_loss(p, *one[1])
+
+    with jax.enable_x64(True):
+        params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), params)
+        one = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), one)
+        for k in (None, 0, 2):
+            want = jax.grad(loop)(params, 4, 4 if k is None else k)
+            for opts in (
+                {},
+                {"unroll": True},
+                {"unroll": 2},
+                {"checkpoint": True},
+                {"checkpoint": jax.checkpoint_policies.dots_saveable},
+            ):
+                got = mt.maml_meta_gradient(
+                    nets.mse_loss, params, *one, alpha=0.05, n_inner=4, truncate=k, **opts
+                )
+                for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+                    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_inner_adapt_per_step_uses_batch_j():
+    x = jnp.arange(6.0).reshape(3, 2, 1)
+    y = jnp.zeros((3, 2))
+    loss = lambda p, x, y: jnp.mean((x[:, 0] * p - y) ** 2)
+    out = mt.inner_adapt(loss, 1.0, (x, y), alpha=0.01, n_inner=3, per_step=True)
+    p = 1.0
+    for j in range(3):
+        p = p - 0.01 * jax.grad(loss)(p, x[j], y[j])
+    assert float(out) == pytest.approx(float(p), rel=1e-6)
