@@ -83,7 +83,7 @@ def render_p3(v, outdir):
 
 def render_p4(v, outdir):
     r = v.evidence
-    fig, (a1, a2) = report.plt.subplots(1, 2, figsize=(7.2, 2.9))
+    fig, (a1, a2) = report.plt.subplots(1, 2, figsize=(7.6, 2.9), layout="constrained")
     b, e = r.bound.mean(0), r.emp.mean(0)
     a1.semilogx(r.sigmas, b, "o-", ms=3, label="kl-inverse bound, Gaussian $Q$")
     a1.semilogx(r.sigmas, e, "s-", ms=3, label=r"empirical risk of $Q$")
@@ -92,7 +92,7 @@ def render_p4(v, outdir):
     a1.set_xlabel(r"posterior = prior scale $\sigma$")
     a1.set_ylabel("risk / bound")
     a1.set_ylim(0, 1.08)
-    a1.legend(fontsize=6.5, loc="center right")
+    a1.legend(fontsize=6, loc="upper center")
     lx = np.log(1.0 / r.shrink)
     a2.plot(lx, r.shrink_kl[0], "o", ms=3, label=r"KL$(N(\phi,s^2 I)\|N(\theta, I))$")
     a2.plot(
@@ -114,7 +114,7 @@ def render_p4(v, outdir):
 
 def render_p5(v, outdir):
     r = v.evidence
-    fig, (a1, a2) = report.plt.subplots(1, 2, figsize=(7.2, 3.0))
+    fig, (a1, a2) = report.plt.subplots(1, 2, figsize=(7.6, 3.0), layout="constrained")
     lo = min(r.learned_transfer.min(), r.tuned_transfer.min())
     hi = max(r.learned_transfer.max(), r.tuned_transfer.max())
     a1.plot([lo, hi], [lo, hi], "k:", lw=0.8)
