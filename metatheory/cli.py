@@ -9,13 +9,17 @@
   metatheory reproduce [--full]           verify everything, figures, JSON and the paper
   metatheory bound NAME --arg V ...       evaluate one calculator of metatheory.bounds
 
-Bad arguments give one line on stderr and exit code 2.
+Bad arguments give one line on stderr and exit code 2 (before any work starts); Ctrl-C
+gives one line and exit code 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import inspect
+import json
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -35,6 +39,22 @@ class _Parser(argparse.ArgumentParser):
         raise _Usage(f"{self.prog}: {message}")
 
 
+def _out_path(cmd: str, path) -> Path | None:
+    """Check an output path before any work starts: a file (not a directory) in an existing,
+    writable directory."""
+    if path is None:
+        return None
+    p = Path(path)
+    if p.is_dir():
+        raise _Usage(f"metatheory {cmd}: --json {p}: is a directory (give a file name)")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise _Usage(f"metatheory {cmd}: --json {p}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise _Usage(f"metatheory {cmd}: --json {p}: not writable")
+    return p
+
+
 def _run_claims(cids, preset, *, cache: bool, quiet: bool = False):
     cids = [claims.get(c).id for c in cids] if cids else claims.ids()
     out = []
@@ -44,7 +64,8 @@ def _run_claims(cids, preset, *, cache: bool, quiet: bool = False):
         v = claims.run(cid, preset, cache_dir=CACHE if cache else None)
         out.append(v)
         if not quiet:
-            print(f" {v.verdict} ({v.seconds:.1f} s)", file=sys.stderr, flush=True)
+            took = "cached" if getattr(v, "cached", False) else f"{v.seconds:.1f} s"
+            print(f" {v.verdict} ({took})", file=sys.stderr, flush=True)
     return out
 
 
@@ -87,10 +108,12 @@ def markdown_table() -> str:
 def cmd_verify(args) -> int:
     from metatheory import report
 
+    out = _out_path("verify", args.json)
     verdicts = _run_claims(args.ids, "full" if args.full else "quick", cache=args.cache)
     print(report.format_table(verdicts))
-    if args.json:
-        report.write_json(verdicts, Path(args.json))
+    if out is not None:
+        report.write_json(verdicts, out)
+        print(f"wrote {out}")
     ok = _all_expected(verdicts)
     if not ok:
         bad = [v.id for v in verdicts if v.verdict != claims.get(v.id).expected]
@@ -103,9 +126,7 @@ def cmd_calibrate(args) -> int:
 
     if args.seeds is not None and args.seeds < 1:
         raise _Usage(f"metatheory calibrate: --seeds must be >= 1, got {args.seeds}")
-    out = Path(args.json) if args.json else None
-    if out is not None and (out.is_dir() or not out.parent.is_dir()):
-        raise _Usage(f"metatheory calibrate: --json {out}: not a file in an existing directory")
+    out = _out_path("calibrate", args.json)
     rows = calibrate.calibrate(
         args.ids,
         seeds=args.seeds,
@@ -138,18 +159,24 @@ def _generate(args, *, build: bool):
     full_rows = json.loads(full_json.read_text()) if full_json.exists() else None
     report.write_generated(verdicts, paper / "generated", full_rows=full_rows)
     print(f"wrote {paper / 'generated'}")
-    if build:
+    if not build:
+        return verdicts, None
+    try:
         pdf = report.build_pdf(paper)
-        if pdf is None:
-            print(
-                "latexmk not found: install latexmk and texlive (Debian: latexmk "
-                "texlive-latex-recommended texlive-latex-extra texlive-science "
-                "texlive-fonts-recommended) to build the PDF",
-                file=sys.stderr,
-            )
-        else:
-            print(f"built {pdf}")
-    return verdicts
+    except RuntimeError as e:  # latexmk ran and failed: its log tail, then one clear line
+        print(str(e), file=sys.stderr)
+        return verdicts, f"PDF not built: latexmk failed in {paper} (see {paper / 'main.log'})"
+    if pdf is None:
+        return verdicts, f"PDF not built: latexmk not found (install it: {TEX_INSTALL})"
+    print(f"built {pdf}")
+    return verdicts, None
+
+
+TEX_INSTALL = (
+    "sudo apt-get install latexmk lmodern texlive-latex-recommended texlive-latex-extra "
+    "texlive-science texlive-fonts-recommended"
+)
+"""The one command that installs what ``paper/main.tex`` needs (Debian/Ubuntu)."""
 
 
 def cmd_figures(args) -> int:
@@ -158,18 +185,73 @@ def cmd_figures(args) -> int:
 
 
 def cmd_paper(args) -> int:
-    _generate(args, build=True)
+    _, problem = _generate(args, build=True)
+    if problem:
+        print(f"metatheory paper: {problem}", file=sys.stderr)
+        return 1
     return 0
 
 
 def cmd_reproduce(args) -> int:
     from metatheory import report
 
-    verdicts = _generate(args, build=True)
+    out = _out_path("reproduce", args.json)
+    verdicts, problem = _generate(args, build=True)
     print(report.format_table(verdicts))
-    report.write_json(verdicts, Path(args.json))
-    print(f"wrote {args.json}")
-    return 0 if _all_expected(verdicts) else 1
+    report.write_json(verdicts, out)
+    print(f"wrote {out}")
+    ok = _all_expected(verdicts)
+    if not ok:
+        bad = [v.id for v in verdicts if v.verdict != claims.get(v.id).expected]
+        print(f"not as expected: {', '.join(bad)}", file=sys.stderr)
+    if problem:
+        print(f"metatheory reproduce: {problem}", file=sys.stderr)
+    return 0 if ok and not problem else 1
+
+
+def _plain(text: str) -> str:
+    """reST/Sphinx markup to plain text: roles, math, literals, emphasis."""
+    text = re.sub(r":(?:math|func|class|mod|data|attr|meth):`~?([^`]*)`", r"\1", text)
+    text = text.replace("``", "")
+    for a, b in (
+        ("\\alpha", " alpha "),
+        ("\\rho", " rho "),
+        ("\\lambda", " lambda "),
+        ("\\delta", " delta "),
+        ("\\nabla", "grad "),
+        ("\\|", "|"),
+        ("\\hat", ""),
+        ("\\cdot", " * "),
+        ("\\tfrac", ""),
+        ("\\theta", " theta "),
+        ("\\le", "<="),
+        ("\\mathrm", ""),
+        ("\\_", "_"),
+    ):
+        text = text.replace(a, b)
+    text = re.sub(r"\\[,;!]", " ", text).replace("\\", "").replace("{", "").replace("}", "")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _doc_parts(fn) -> tuple[str, dict[str, str]]:
+    """``(description, {argument: meaning and range})`` from a calculator's docstring: the
+    first paragraph, and the lines of its ``Args:`` section."""
+    doc = inspect.getdoc(fn) or ""
+    paras = doc.split("\n\n")
+    desc = _plain(paras[0]) if paras else ""
+    args: dict[str, str] = {}
+    m = re.search(r"^Args:\n((?:[ \t]+.*\n?)+)", doc, flags=re.M)
+    if m:
+        cur = None
+        for line in m.group(1).splitlines():
+            head = re.match(r"\s{2,4}(\w+):\s*(.*)", line)
+            if head:
+                cur = head.group(1)
+                args[cur] = head.group(2)
+            elif cur:
+                args[cur] += " " + line.strip()
+        args = {k: _plain(v) for k, v in args.items()}
+    return desc, args
 
 
 def _add_bound_parsers(sub) -> None:
@@ -179,21 +261,32 @@ def _add_bound_parsers(sub) -> None:
     bsub = p.add_subparsers(dest="name", metavar="NAME", parser_class=_Parser)
     bsub.required = True
     for name, fn in sorted(bounds.CALCULATORS.items()):
-        doc = (inspect.getdoc(fn) or "").split("\n")[0]
-        bp = bsub.add_parser(name, help=doc, description=doc)
+        desc, meaning = _doc_parts(fn)
+        bp = bsub.add_parser(
+            name,
+            help=desc.split(". ")[0],
+            description=f"{desc}\n\n(metatheory.bounds.{fn.__name__})",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         for pname, par in inspect.signature(fn).parameters.items():
             flag = "--" + pname.replace("_", "-")
+            hlp = meaning.get(pname, "")
             if isinstance(par.default, bool):
-                bp.add_argument(flag, action="store_true", dest=pname)
+                bp.add_argument(flag, action="store_true", dest=pname, help=hlp)
             else:
                 required = par.default is inspect.Parameter.empty
+                if not required and "default" not in hlp:
+                    hlp = f"{hlp} (default {par.default})".strip()
                 bp.add_argument(
                     flag,
                     type=float,
                     required=required,
                     dest=pname,
+                    metavar="V",
                     default=None if required else par.default,
+                    help=hlp + (" [required]" if required else ""),
                 )
+        bp.add_argument("--json", action="store_true", help="print the result as JSON")
         bp.set_defaults(_fn=fn)
 
 
@@ -206,21 +299,27 @@ def cmd_bound(args) -> int:
         res = fn(**kw)
     except ValueError as e:
         raise _Usage(f"metatheory bound {args.name}: {e}") from e
-    if hasattr(res, "_asdict"):
-        for k, v in res._asdict().items():
-            print(f"{k:12s} {np.asarray(v).item():.10g}")
-    else:
-        print(np.array2string(np.asarray(res), precision=10))
+    fields = res._asdict() if hasattr(res, "_asdict") else {fn.__name__: res}
+    values = {k: np.asarray(v).tolist() for k, v in fields.items()}
+    if args.json:
+        print(json.dumps({"calculator": args.name, "arguments": kw, "result": values}))
+        return 0
+    width = max(len(k) for k in values)
+    for k, v in values.items():
+        print(f"{k:{width}s} = {v:.10g}" if isinstance(v, float) else f"{k:{width}s} = {v}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from metatheory import __version__
+
     p = _Parser(
         prog="metatheory",
         description=__doc__.split("\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__,
     )
+    p.add_argument("--version", action="version", version=f"metatheory {__version__}")
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     ls = sub.add_parser("list", help="list the claims")
@@ -282,6 +381,23 @@ def main(argv: list[str] | None = None) -> int:
     except _Usage as e:
         print(str(e).splitlines()[0], file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\nmetatheory: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # the reader went away (``metatheory list | head -1``): stop quietly; point stdout at
+        # devnull so that the interpreter's final flush does not raise again
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
+
+
+def _entry() -> None:
+    """Console-script entry point: :func:`main`'s exit code."""
+    sys.exit(main())
 
 
 if __name__ == "__main__":

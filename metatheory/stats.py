@@ -89,11 +89,18 @@ class MeanCI:
 
 
 def mean_ci(samples, *, level: float = 0.95) -> MeanCI:
-    """Student-t confidence interval of the mean of iid ``samples``."""
+    """Student-t confidence interval of the mean of iid ``samples``; with an infinite or NaN
+    sample the mean is ``inf``/``-inf``/NaN and the interval collapses to it (no warning)."""
     level = _level(level)
     s = np.asarray(samples, dtype=np.float64).ravel()
     if s.size < 2:
         raise ValueError(f"need at least 2 samples, got {s.size}")
+    if not np.all(np.isfinite(s)):
+        # infinite or NaN samples (a diverged run): the mean is +-inf or NaN and the interval
+        # is that point (or NaN), computed without numpy's inf - inf warnings
+        with np.errstate(invalid="ignore", over="ignore"):
+            m = float(s.mean())
+        return MeanCI(m, m, m, level, int(s.size))
     m = float(s.mean())
     half = float(_st.t.ppf(0.5 + level / 2, s.size - 1) * s.std(ddof=1) / np.sqrt(s.size))
     return MeanCI(m, m - half, m + half, level, int(s.size))
@@ -113,9 +120,12 @@ def bootstrap_ci(
     if s.shape[0] < 2 or n_resamples < 10:
         raise ValueError("need >= 2 samples and n_resamples >= 10")
     idx = np.asarray(jax.random.randint(key, (n_resamples, s.shape[0]), 0, s.shape[0]))
-    boots = np.array([statistic(s[i]) for i in idx])
-    lo, hi = np.quantile(boots, [0.5 - level / 2, 0.5 + level / 2])
-    return MeanCI(float(statistic(s)), float(lo), float(hi), level, int(s.shape[0]))
+    with np.errstate(invalid="ignore", over="ignore"):  # infinite samples: inf, not warnings
+        boots = np.array([statistic(s[i]) for i in idx])
+        lo, hi = np.quantile(boots, [0.5 - level / 2, 0.5 + level / 2])
+    with np.errstate(invalid="ignore", over="ignore"):
+        point = float(statistic(s))
+    return MeanCI(point, float(lo), float(hi), level, int(s.shape[0]))
 
 
 def clopper_pearson(k: int, n: int, *, level: float = 0.95) -> tuple[float, float]:

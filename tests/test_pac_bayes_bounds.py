@@ -268,7 +268,8 @@ AM_ARGS = "--emp-risk 0.1 --n-tasks 10 --m 100 --kl-hyper 5 --kl-task 20".split(
 def test_cli_amit_meir_prints_terms(capsys):
     assert main(["bound", "amit-meir", *AM_ARGS, "--delta", "0.1"]) == 0
     out = capsys.readouterr().out
-    rows = dict(line.split() for line in out.strip().splitlines())
+    rows = dict(line.split(" = ") for line in out.strip().splitlines())
+    rows = {k.strip(): v for k, v in rows.items()}
     assert float(rows["task_term"]) == pytest.approx(0.419857, abs=5e-7)
     assert float(rows["meta_term"]) == pytest.approx(0.756392, abs=5e-7)
     assert float(rows["total"]) == pytest.approx(1.276249, abs=5e-7)

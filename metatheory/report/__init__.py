@@ -92,24 +92,35 @@ def _jsonable(x):
     return float(x)
 
 
-def format_table(verdicts) -> str:
-    """The ledger as a plain-text table (the same rows as :func:`ledger_rows`); long cells wrap."""
+def format_table(verdicts, width: int = 100) -> str:
+    """The ledger as a plain-text table (the same rows as :func:`ledger_rows`) at most
+    ``width`` columns wide; long cells wrap. A verdict replayed from the cache shows
+    ``cached`` instead of its (old) seconds."""
     import textwrap
 
-    widths = {
+    base = {
         "id": 3,
-        "statement": 34,
-        "predicted": 24,
-        "measured": 30,
-        "tolerance": 18,
-        "verdict": 21,
-        "seconds": 7,
+        "statement": 22,
+        "predicted": 16,
+        "measured": 19,
+        "tolerance": 12,
+        "verdict": 10,
+        "seconds": 6,
     }
-    head = "  ".join(c.ljust(widths[c]) for c in COLUMNS)
-    lines = [head, "-" * len(head)]
-    for r in ledger_rows(verdicts):
+    gaps = 2 * (len(COLUMNS) - 1)
+    flex = ("statement", "predicted", "measured", "tolerance")
+    fixed = sum(w for c, w in base.items() if c not in flex)
+    room = max(width - gaps - fixed, 4 * len(flex))
+    total = sum(base[c] for c in flex)
+    widths = dict(base)
+    for c in flex:
+        widths[c] = max(4, base[c] * room // total)
+    head = "  ".join(c[: widths[c]].ljust(widths[c]) for c in COLUMNS).rstrip()
+    lines = [head, "-" * min(width, len(head))]
+    for v, r in zip(verdicts, ledger_rows(verdicts), strict=True):
+        secs = "cached" if getattr(v, "cached", False) else f"{r['seconds']:.1f}"
         cells = {
-            c: textwrap.wrap(str(r[c] if c != "seconds" else f"{r[c]:.1f}"), widths[c]) or [""]
+            c: textwrap.wrap(str(r[c] if c != "seconds" else secs), widths[c]) or [""]
             for c in COLUMNS
         }
         for i in range(max(len(x) for x in cells.values())):
