@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from metatheory.experiments import protonet as pnx
 from metatheory.learners import protonet as pn
 from metatheory.symbolic import protonet as sym
+from metatheory.tasks import clusters
 
 
 def test_prototypes_are_class_means():
@@ -83,13 +84,28 @@ _LAMBDAS = {
 def test_divergences_match_sympy(x, mu):
     x, mu = np.array(x), np.array(mu)
     for name, f in _LAMBDAS.items():
-        got = np.asarray(pnx.bregman(name, jnp.asarray(x)[:, None], jnp.asarray(mu)[:, None]))
+        got = np.asarray(pnx.divergence(name)(jnp.asarray(x)[:, None], jnp.asarray(mu)[:, None]))
         np.testing.assert_allclose(got, f(x, mu), rtol=1e-4, atol=1e-5)
         assert np.all(got >= -1e-5)
 
 
 def test_episode_sampler_shapes():
-    c = pnx.ClusterConfig()
-    xs, ys, xq, yq, centres = pnx.sample_episodes(jax.random.key(0), 3, c)
+    xs, ys, xq, yq, centres = clusters.sample_episodes(jax.random.key(0), 3, clusters.DEFAULT)
     assert xs.shape == (3, 25, 2) and xq.shape == (3, 75, 2) and centres.shape == (3, 5, 2)
     assert np.all(np.bincount(np.asarray(ys[0])) == 5)
+
+
+def test_reference_centroids_and_predictive():
+    """The task family's reference centroids are the learner's prototypes, and a protonet with
+    the embedding x / sqrt(2σ²(1 + 1/k)) computes the Bayes posterior predictive exactly."""
+    fam = clusters.DEFAULT
+    xs, ys, xq, _, _ = clusters.sample_episodes(jax.random.key(1), 1, fam)
+    xs, ys, xq = xs[0], ys[0], xq[0]
+    np.testing.assert_allclose(clusters.centroids(xs, ys, 5), pn.prototypes(xs, ys, 5), rtol=1e-6)
+    scale = 1.0 / np.sqrt(2 * fam.sigma**2 * (1 + 1 / fam.k_shot))
+    lin = [{"w": jnp.eye(2) * scale, "b": jnp.zeros(2)}]
+    np.testing.assert_allclose(
+        jax.nn.softmax(pn.proto_logits({"f": lin}, xs, ys, xq, 5)),
+        jax.nn.softmax(clusters.predictive_logits(xs, ys, xq, fam)),
+        atol=1e-5,
+    )

@@ -1,0 +1,58 @@
+"""B1 (the exact GP posterior predictive) and B2 (neural processes against it)."""
+
+import numpy as np
+import pytest
+
+from metatheory import stats
+from metatheory.claims import get, mutant_pairs
+from metatheory.claims.neural_process import LEVEL, ORACLE_TOL, context_slopes
+
+
+def test_b1_oracle_holds(verdict):
+    v = verdict("B1")
+    r = v.evidence
+    for arr in (r.err_mean, r.err_var, r.err_logpdf, r.err_solve):
+        assert np.all(arr <= ORACLE_TOL), arr
+    assert r.err_mask <= ORACLE_TOL and r.err_joint <= ORACLE_TOL
+    assert r.z2.low <= 1.0 <= r.z2.high  # calibrated on tasks from the family
+    assert v.verdict == get("B1").expected == "holds", v.failed
+
+
+def test_b1_control_rejected(verdict):
+    """Leaving σ_n² out of the variance, or predicting with a third of the noise, is rejected."""
+    v = verdict("B1")
+    assert np.all(v.evidence.control_err > ORACLE_TOL)
+    assert v.control_rejected
+
+
+def test_b2_verdict(verdict):
+    v = verdict("B2")
+    assert v.verdict == get("B2").expected == "holds", v.failed
+
+
+def test_b2_nps_train_and_approach_the_oracle(verdict):
+    """The closed share of the prior-to-oracle gap rises with training, no model beats the
+    exact GP, and the NLL falls with context."""
+    r = verdict("B2").evidence
+    for m in ("cnp", "lnp"):
+        assert r.closed[m][-1] > r.closed[m][0] > 0.0, r.closed[m]
+        assert r.closed[m][-1] < 1.0  # the oracle is the best predictive
+        a, _ = context_slopes(r.nll[m][-1], r.context_sizes, 4, 15)
+        assert a.high < 0
+
+
+def test_b2_estimators_match_closed_forms(verdict):
+    """On the linear-Gaussian LNP the exact ELBO lies strictly below the exact log-likelihood,
+    and IWAE with the most samples closes that gap."""
+    b = verdict("B2").evidence.bounds
+    gap = stats.mean_ci(b.loglik_exact - b.elbo_exact, level=LEVEL)
+    assert gap.low > 0
+    iw = stats.mean_ci(b.iwae[-1] - b.loglik_exact, level=LEVEL)
+    assert iw.low <= 0 <= iw.high
+    assert abs(iw.mean) < 0.1 * gap.mean
+
+
+@pytest.mark.parametrize(("cid", "mutant"), mutant_pairs("B1", "B2"))
+def test_mutant_rejected(verdict, cid, mutant):
+    v = verdict(cid, mutant)
+    assert v.verdict == "fails", (v.verdict, v.measured)
