@@ -306,7 +306,7 @@ def cmd_bound(args) -> int:
         return 0
     width = max(len(k) for k in values)
     for k, v in values.items():
-        print(f"{k:{width}s} = {v:.10g}" if isinstance(v, float) else f"{k:{width}s} = {v}")
+        print(f"{k:{width}s} = {v:.12g}" if isinstance(v, float) else f"{k:{width}s} = {v}")
     return 0
 
 
