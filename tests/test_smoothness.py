@@ -149,3 +149,22 @@ def test_circular_family_constants():
         assert lip <= fam.rho * (1 + 1e-6)
     with pytest.raises(ValueError):
         circular.CircularFamily(d=0)
+
+
+def test_rate_bound_and_theorem_45_accuracy():
+    from metatheory.bounds.fmo import fmo_maml_accuracy, maml_rate_bound
+
+    # 2*1/(1*10) + 2*1*0.5/10 = 0.3
+    assert maml_rate_bound(1.0, 2.0, 0.5, 1.0, 100.0) == pytest.approx(0.3, abs=1e-15)
+    with pytest.raises(ValueError, match="c"):
+        maml_rate_bound(1.0, 2.0, 0.5, 20.0, 100.0)  # step c/sqrt(T) = 2 > 1/L_F
+    # S = 1/20 + 4/(20*2) + 4/16 = 0.4, rho*alpha/L = 1/6: sqrt(61 * (1 + 1/6) * 0.4)
+    acc = fmo_maml_accuracy(1.0, 1.0, 1 / 6, 1.0, 2.0, 20, 2, 16)
+    assert acc == pytest.approx(np.sqrt(61 * (7 / 6) * 0.4), rel=1e-14)
+    big = fmo_maml_accuracy(1.0, 1.0, 1 / 6, 1.0, 100.0, 20, 1, 1)  # the linear branch wins
+    s = 1 / 20 + 1e4 / 20 + 1e4
+    assert big == pytest.approx(61 / 6 * s, rel=1e-14)
+    with pytest.raises(ValueError, match="alpha"):
+        fmo_maml_accuracy(1.0, 1.0, 0.2, 1.0, 1.0, 20, 1, 1)
+    with pytest.raises(ValueError, match="B"):
+        fmo_maml_accuracy(1.0, 1.0, 0.1, 1.0, 1.0, 0.5, 1, 1)
