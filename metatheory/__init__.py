@@ -6,8 +6,12 @@ Public API (explicit re-exports):
   :func:`maml_meta_loss`, :func:`inner_adapt`, :func:`reptile_direction`,
   :func:`make_meta_step`, :func:`imaml_meta_gradient`, :func:`batched_imaml_meta_gradient`
 - :mod:`metatheory.bounds`: calculators (PAC-Bayes, smoothness constants, implicit priors)
-- :mod:`metatheory.claims`: the ledger; ``claims.run("G1")`` checks one claim
+- :mod:`metatheory.claims`: the ledger; ``claims.run("G1")`` checks one claim (imported
+  lazily on first use of ``metatheory.claims``, as are ``report``, ``experiments``,
+  ``symbolic``, ``calibrate`` and ``mutants``)
 """
+
+import importlib as _importlib
 
 from metatheory import bounds, nets, stats, tasks
 from metatheory.bounds import (
@@ -37,8 +41,25 @@ from metatheory.learners import (
 
 __version__ = "0.1.0"
 
+_LAZY = ("claims", "report", "experiments", "symbolic", "calibrate", "mutants")
+
+
+def __getattr__(name: str):
+    """``metatheory.claims`` and the other heavy submodules, imported on first use."""
+    if name in _LAZY:
+        module = _importlib.import_module(f"metatheory.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'metatheory' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
     "bounds",
+    "claims",
     "nets",
     "stats",
     "tasks",
