@@ -159,3 +159,46 @@ def test_cli(capsys):
         )
         == 2
     )
+
+
+def test_nichol_expected_updates_against_sympy():
+    """The calculator's coefficients are the sympy derivation's (k = 1..5)."""
+    from metatheory.bounds.fomaml import nichol_expected_updates
+
+    gen = sym.derive_general(4)
+    g, gi = np.array([0.7, -1.3]), np.array([2.1, 0.4])
+    for k in range(1, 6):
+        out = nichol_expected_updates(g, gi, 0.03, k)
+        for name, got in zip(("maml", "fomaml", "reptile"), out, strict=True):
+            expr = gen[name].subs({sym.k: k, sym.alpha: sp.Rational(3, 100)})
+            f = sp.lambdify((sym.AvgGrad, sym.AvgGradInner), expr)
+            if k > 1 or name == "reptile":
+                np.testing.assert_allclose(got, f(g, gi), rtol=1e-14)
+    with pytest.raises(ValueError, match="k"):
+        nichol_expected_updates(g, gi, 0.1, 0)
+
+
+def test_meta_sgd_alpha_gradient_against_autodiff():
+    import jax
+    import jax.numpy as jnp
+
+    from metatheory.bounds.fomaml import meta_sgd_alpha_gradient
+
+    rng = np.random.default_rng(3)
+    d = 4
+    m = rng.normal(size=(d, d))
+    h_s, h_q = m @ m.T / d, np.eye(d)
+    b_s, b_q, t0 = rng.normal(size=d), rng.normal(size=d), rng.normal(size=d)
+
+    def meta(a, n):
+        th = jnp.asarray(t0)
+        for _ in range(n):
+            th = th - a * (h_s @ th - b_s)
+        return 0.5 * th @ (h_q @ th) - b_q @ th
+
+    with jax.enable_x64(True):
+        for n in (1, 3):
+            for a in (0.1, np.linspace(0.05, 0.2, d)):
+                auto = np.asarray(jax.grad(meta)(jnp.asarray(a, jnp.float64), n))
+                got = meta_sgd_alpha_gradient(t0, h_s, b_s, h_q, b_q, a, n)
+                np.testing.assert_allclose(got, auto, rtol=1e-11)

@@ -17,7 +17,7 @@ import numpy as np
 
 from metatheory.bounds._validate import Args, check, mul0  # noqa: F401
 
-__all__ = ["fomaml_bias_bound", "nichol_expected_updates"]
+__all__ = ["fomaml_bias_bound", "nichol_expected_updates", "meta_sgd_alpha_gradient"]
 
 
 def fomaml_bias_bound(alpha, L, G, n_steps, psd=False):
@@ -87,3 +87,33 @@ def nichol_expected_updates(avg_grad, avg_grad_inner, alpha, k):
     fomaml = g - (k - 1) * a * gi
     reptile = k * g - 0.5 * k * (k - 1) * a * gi
     return maml, fomaml, reptile
+
+
+def meta_sgd_alpha_gradient(theta0, h_s, b_s, h_q, b_q, alpha, n_steps):
+    r""":math:`\partial L_Q(\theta_N)/\partial a` for ``N`` steps
+    :math:`\theta_{j+1} = \theta_j - A g_j`, :math:`A = \mathrm{diag}(a)`, on
+    :math:`L_S = \tfrac12\theta^\top H_S\theta - b_S^\top\theta` (gradients
+    :math:`g_j = H_S\theta_j - b_S`), evaluated on :math:`L_Q` likewise:
+
+    .. math:: \frac{\partial L_Q(\theta_N)}{\partial a}
+       = -\sum_{j<N} g_j \odot \big((I - H_S A)^{N-1-j}\,\nabla L_Q(\theta_N)\big),
+
+    summed over coordinates for a scalar step ``a`` (numpy, float64; Li et al. 2017's
+    Meta-SGD step sizes, claim G8). ``theta0`` shape ``(d,)``, ``h_s``/``h_q`` ``(d, d)``,
+    ``b_s``/``b_q`` ``(d,)``, ``alpha`` a scalar or ``(d,)``, integer ``n_steps >= 1``."""
+    n_steps = int(check("n_steps", n_steps, low=1, high=np.inf, high_open=True, integer=True))
+    theta = np.asarray(theta0, np.float64)
+    if theta.ndim != 1 or np.shape(h_s) != (theta.size, theta.size):
+        raise ValueError(f"theta0 must be (d,) and h_s (d, d), got {theta.shape}, {np.shape(h_s)}")
+    h_s, b_s = np.asarray(h_s, np.float64), np.asarray(b_s, np.float64)
+    a = np.broadcast_to(np.asarray(alpha, np.float64), theta.shape)
+    gs = []
+    for _ in range(int(n_steps)):
+        gs.append(h_s @ theta - b_s)
+        theta = theta - a * gs[-1]
+    v = np.asarray(h_q, np.float64) @ theta - np.asarray(b_q, np.float64)
+    m = np.eye(theta.size) - h_s * a[None, :]
+    total = np.zeros_like(theta)
+    for j, g in enumerate(gs):
+        total -= g * (np.linalg.matrix_power(m, int(n_steps) - 1 - j) @ v)
+    return total.sum() if np.ndim(alpha) == 0 else total
