@@ -65,6 +65,8 @@ def _closure(name: str) -> frozenset[str]:
         seen.add(m.__name__)
         for v in vars(m).values():
             dep = v.__name__ if isinstance(v, types.ModuleType) else getattr(v, "__module__", None)
+            if m.__name__ == __name__ and isinstance(v, types.ModuleType):
+                continue  # this package holds every loaded experiment module as an attribute
             if isinstance(dep, str) and dep.startswith("metatheory") and dep not in seen:
                 todo.append(dep)
     return frozenset(seen)

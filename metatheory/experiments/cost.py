@@ -2,19 +2,28 @@ r"""Compute and memory of one meta step against the number of inner steps ``N`` 
 
 Every number except wall time comes from XLA's compiled program, so it is deterministic:
 ``jax.jit(step).lower(*args).compile()`` gives ``cost_analysis()["flops"]`` (G5) and
-``memory_analysis()`` (G6: temp, argument and output buffer sizes). The step is a full meta
-step on the sinusoid MLP 1-40-40-1 with a batch of ``B`` tasks of ``K`` support and ``K``
-query points: meta-gradient plus the SGD update ``theta - beta g``. The unit of G5's cost
-model is the FLOP count of a plain SGD step (one forward+backward pass over the ``B K``
-support points plus the update).
+``memory_analysis()`` (G6: temp buffer sizes). The step is a full meta step on a sinusoid MLP
+1-w-w-1 with a batch of ``B`` tasks of ``K`` support and ``K`` query points: meta-gradient
+plus the SGD update ``theta - beta g``. The key draws the instance: the hidden width ``w``
+and the batch size ``B`` (uniform over the configured ranges), the initial parameters and
+the tasks, so that calibration seeds compile different programs.
 
-Variants (G6): ``maml`` and ``fomaml`` (:mod:`metatheory.learners.maml`, an unrolled Python
-loop); ``maml_ckpt``: the same loop with each inner step under ``jax.checkpoint``;
-``maml_scan`` and ``maml_scan_ckpt``: the inner loop as ``lax.scan`` without and with
-``jax.checkpoint`` on its body; ``imaml``: :func:`metatheory.imaml_meta_gradient` running
-exactly ``N`` L-BFGS iterations, compiled once with ``N`` as a runtime argument (one program
-serves every ``N``); ``imaml_static``: the same with ``N`` a compile-time constant. XLA counts
-the body of a loop (``scan``, ``while``) once, so FLOPs are measured on unrolled variants only.
+The unit of G5's cost model is the FLOP count of a plain SGD step (one forward+backward pass
+over the ``B K`` support points plus the update). The measured HVP cost is the FLOP count of
+a Hessian-vector product of every task's support loss (forward-over-reverse,
+:func:`metatheory.autodiff.hvp`) over that of the same tasks' gradients.
+
+Variants, all :func:`metatheory.batched_maml_meta_gradient`: ``maml`` and ``fomaml`` with
+the inner loop fully unrolled (``unroll=True``, so that XLA's cost analysis counts every
+step); ``maml_ckpt``: the same with each inner step under ``jax.checkpoint``
+(``checkpoint=True``); ``maml_scan`` and ``maml_scan_ckpt``: the inner loop as a rolled
+``lax.scan`` without and with ``jax.checkpoint`` on its body. ``imaml``:
+:func:`metatheory.batched_imaml_meta_gradient` running exactly ``N`` L-BFGS iterations
+(:func:`metatheory.experiments.imaml.imaml_memory`), **compiled once per N with N a
+compile-time constant** (a program compiled once with N as a runtime argument would be flat
+in N by construction, and an iMAML that stored its inner trajectory could not show it). XLA
+counts the body of a rolled loop (``scan``, ``while``) once, so FLOPs are measured on
+unrolled variants only.
 """
 
 from __future__ import annotations
@@ -25,102 +34,98 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
 
-from metatheory import nets, stats
-from metatheory.learners.imaml import batched_imaml_meta_gradient
+from metatheory import nets
+from metatheory.autodiff import hvp
+from metatheory.experiments import experiment
+from metatheory.experiments import imaml as ex_imaml
+from metatheory.experiments._compiled import (
+    MEMORY_SEED,
+    MemoryConfig,
+    PolyFit,
+    backend_versions,
+    compiled_stats,
+    instance,
+    polyfit,
+)
 from metatheory.learners.maml import batched_maml_meta_gradient
-from metatheory.tasks import sinusoid
+from metatheory.numerics import flatten
 
 __all__ = [
     "CostConfig",
-    "QUICK",
-    "FULL",
+    "COST_PRESETS",
+    "MEMORY_PRESETS",
+    "MEMORY_SEED",
+    "MemoryConfig",
     "VARIANTS",
-    "CostResult",
+    "MEMORY_VARIANTS",
+    "PolyFit",
+    "CostSweepResult",
     "cost_sweep",
-    "MemoryResult",
+    "MemorySweepResult",
     "memory_sweep",
     "compiled_stats",
     "meta_step",
 ]
 
-VARIANTS = (
-    "sgd",
-    "maml",
-    "fomaml",
-    "maml_ckpt",
-    "maml_scan",
-    "maml_scan_ckpt",
-    "imaml",
-    "imaml_static",
-)
+VARIANTS = ("sgd", "maml", "fomaml", "maml_ckpt", "maml_scan", "maml_scan_ckpt")
+MAML_VARIANTS = ("maml", "fomaml", "maml_ckpt", "maml_scan", "maml_scan_ckpt")
+MEMORY_VARIANTS = (*MAML_VARIANTS, "imaml")
 
 
 @dataclass(frozen=True)
 class CostConfig:
-    n_inner: tuple[int, ...] = (1, 2, 3, 5)  # FLOPs and memory
-    time_n_inner: tuple[int, ...] = (1, 5)  # wall time (noisy: supporting evidence)
-    time_repeats: int = 7
-    sizes: tuple[int, ...] = (1, 40, 40, 1)
-    n_tasks: int = 25
+    n_inner: tuple[int, ...] = (2, 3, 4, 5)  # FLOPs; quadratic fits through N >= 2
+    widths: tuple[int, ...] = (24, 40)  # hidden width, drawn from these by the key
+    n_tasks: tuple[int, ...] = (10, 25)  # task batch B, drawn from these by the key
     k_shot: int = 10
     alpha: float = 0.01
     beta: float = 1e-3
-    lam: float = 1.0  # iMAML proximal strength
-    cg_maxiter: int = 10  # iMAML CG iterations (memory does not depend on it)
+    time_n_inner: tuple[int, ...] = ()  # wall time (noisy: supporting evidence only)
+    time_repeats: int = 0
 
 
-QUICK = CostConfig()
-FULL = CostConfig(n_inner=tuple(range(1, 11)), time_n_inner=tuple(range(1, 11)), time_repeats=41)
+COST_PRESETS = {
+    "quick": CostConfig(),
+    "full": CostConfig(
+        n_inner=tuple(range(1, 11)),
+        widths=(40,),
+        n_tasks=(25,),
+        time_n_inner=tuple(range(1, 11)),
+        time_repeats=41,
+    ),
+}
+"""G5. Quick: N = 2..5 (four points for a three-coefficient fit leave one degree of freedom
+for its residual) on a width drawn from {24, 40} and B from {10, 25} (compiled statistics
+are memoized by shape, so calibration seeds that draw the same shapes compile once); full:
+Finn's 1-40-40-1 with 25 tasks, N = 1..10, plus wall times."""
+MEMORY_PRESETS = {
+    "quick": MemoryConfig(),
+    "full": MemoryConfig(
+        n_inner=tuple(range(1, 11)), imaml_n_inner=(1, 5, 10), widths=(40,), n_tasks=(25,)
+    ),
+}
+"""G6, and G7's memory sub-check (the iMAML rows are one experiment, shared through the
+cache). Quick: MAML variants at N = 2, 3, 4 and iMAML at N = 2, 4 (one compiled program per
+N: the iMAML program takes ~10 s to compile) on a width drawn from {16, 32} and B from
+{8, 16};
+full: Finn's 1-40-40-1 with 25 tasks."""
 
 
 def _sgd_update(params, g, beta):
     return jax.tree_util.tree_map(lambda p, d: p - beta * d, params, g)
 
 
-def _scan_meta_gradient(params, supports, queries, *, alpha, n_inner, checkpoint):
-    """MAML with the inner loop as ``lax.scan`` (optionally ``jax.checkpoint`` on the body)."""
-
-    def inner_step(p, x, y):
-        g = jax.grad(nets.mse_loss)(p, x, y)
-        return jax.tree_util.tree_map(lambda a, b: a - alpha * b, p, g)
-
-    step = jax.checkpoint(inner_step) if checkpoint else inner_step
-
-    def task(p, s, q):
-        p, _ = jax.lax.scan(lambda c, _: (step(c, *s), None), p, None, length=n_inner)
-        return nets.mse_loss(p, *q)
-
-    return jax.grad(lambda p: jnp.mean(jax.vmap(task, (None, 0, 0))(p, supports, queries)))(params)
-
-
-def _ckpt_meta_gradient(params, supports, queries, *, alpha, n_inner):
-    """MAML with the library's unrolled loop, each inner step under ``jax.checkpoint``."""
-
-    @jax.checkpoint
-    def inner_step(p, x, y):
-        g = jax.grad(nets.mse_loss)(p, x, y)
-        return jax.tree_util.tree_map(lambda a, b: a - alpha * b, p, g)
-
-    def task(p, s, q):
-        for _ in range(n_inner):
-            p = inner_step(p, *s)
-        return nets.mse_loss(p, *q)
-
-    return jax.grad(lambda p: jnp.mean(jax.vmap(task, (None, 0, 0))(p, supports, queries)))(params)
-
-
-def meta_step(variant: str, config: CostConfig, n_inner):
-    """``step(params, supports, queries) -> params`` of one variant (not yet jitted); for
-    ``imaml`` the step takes ``n_inner`` as a fourth, runtime argument."""
+def meta_step(variant: str, config: CostConfig, n_inner: int):
+    """``step(params, supports, queries) -> params`` of one variant (not yet jitted), with
+    ``n_inner`` a compile-time constant."""
     c = config
 
-    def grad_of(params, s, q, n_inner=n_inner):
+    def grad_of(params, s, q):
         if variant == "sgd":
             batch_loss = lambda p: jnp.mean(jax.vmap(nets.mse_loss, (None, 0, 0))(p, *s))
             return jax.grad(batch_loss)(params)
-        if variant in ("maml", "fomaml"):
+        if variant in VARIANTS[1:]:
             return batched_maml_meta_gradient(
                 nets.mse_loss,
                 params,
@@ -129,52 +134,12 @@ def meta_step(variant: str, config: CostConfig, n_inner):
                 alpha=c.alpha,
                 n_inner=n_inner,
                 first_order=variant == "fomaml",
-            )
-        if variant == "maml_ckpt":
-            return _ckpt_meta_gradient(params, s, q, alpha=c.alpha, n_inner=n_inner)
-        if variant in ("maml_scan", "maml_scan_ckpt"):
-            return _scan_meta_gradient(
-                params,
-                s,
-                q,
-                alpha=c.alpha,
-                n_inner=n_inner,
-                checkpoint=variant == "maml_scan_ckpt",
-            )
-        if variant in ("imaml", "imaml_static"):
-            return batched_imaml_meta_gradient(
-                nets.mse_loss,
-                params,
-                s,
-                q,
-                lam=c.lam,
-                inner_tol=0.0,
-                inner_maxiter=n_inner,
-                cg_tol=0.0,
-                cg_maxiter=c.cg_maxiter,
+                unroll=not variant.startswith("maml_scan"),
+                checkpoint=variant.endswith("ckpt"),
             )
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
 
-    if variant == "imaml":
-        return lambda params, s, q, n: _sgd_update(params, grad_of(params, s, q, n), c.beta)
     return lambda params, s, q: _sgd_update(params, grad_of(params, s, q), c.beta)
-
-
-def compiled_stats(fn, *args) -> dict:
-    """FLOPs, bytes accessed and buffer sizes of XLA's compiled ``jit(fn)(*args)``."""
-    compiled = jax.jit(fn).lower(*args).compile()
-    ca = compiled.cost_analysis()
-    ca = ca[0] if isinstance(ca, list | tuple) else ca
-    ma = compiled.memory_analysis()
-    return {
-        "compiled": compiled,
-        "flops": float(ca.get("flops", np.nan)),
-        "bytes": float(ca.get("bytes accessed", np.nan)),
-        "temp": float(ma.temp_size_in_bytes),
-        "argument": float(ma.argument_size_in_bytes),
-        "output": float(ma.output_size_in_bytes),
-        "alias": float(ma.alias_size_in_bytes),
-    }
 
 
 def _round_robin_times(compiled: dict, args, repeats: int) -> dict:
@@ -191,128 +156,143 @@ def _round_robin_times(compiled: dict, args, repeats: int) -> dict:
     return {k: np.array(v) for k, v in out.items()}
 
 
-def _setup(config: CostConfig, key):
-    kp, kd = jax.random.split(key)
-    params = nets.init(kp, config.sizes)
-    s, q = sinusoid.sample_batch(kd, config.n_tasks, config.k_shot, config.k_shot)
-    return params, s, q
-
-
-_CACHE: dict = {}
-
-
-def _stats(config: CostConfig, key, variant: str, n: int) -> dict:
-    """Compiled statistics of one (variant, N), memoized per config and key in this process
-    (G5, G6 and G7 share the compilations)."""
-    dynamic = variant == "imaml"
-    ck = (config, tuple(np.asarray(jax.random.key_data(key)).ravel().tolist()), variant)
-    ck = ck if dynamic else (*ck, n)
-    if ck not in _CACHE:
-        args = _setup(config, key)
-        if dynamic:  # N is a runtime argument: one compiled program for every N
-            _CACHE[ck] = compiled_stats(meta_step(variant, config, None), *args, jnp.int32(1))
-        else:
-            _CACHE[ck] = compiled_stats(meta_step(variant, config, n), *args)
-    return _CACHE[ck]
-
-
-@dataclass
-class CostResult:
+@dataclass(frozen=True, kw_only=True)
+class CostSweepResult:
     n_inner: np.ndarray
+    sizes: tuple[int, ...]
+    n_tasks: int
+    n_params: int  # parameters of the network
     unit_flops: float  # FLOPs of one plain SGD step: the model's unit
-    flops: dict  # variant -> FLOPs per N ("maml", "fomaml", "maml_ckpt")
+    eps: float  # n_params * n_tasks / unit_flops: one flop per parameter entry, in units
+    hvp_units: float  # FLOPs of the tasks' HVPs / FLOPs of their gradients (measured h)
+    flops: dict  # "maml", "fomaml" -> FLOPs per N
+    units: dict  # "maml", "fomaml" -> FLOPs / unit_flops per N
+    ratio: np.ndarray  # FLOPs(maml) / FLOPs(fomaml) per N
+    fit_n: np.ndarray  # the N of the fits (N >= 2)
+    fits: dict  # "maml", "fomaml" -> PolyFit of units, degree 2
     time_n_inner: np.ndarray
-    time_unit: float  # median wall time of the SGD step (s)
-    times: dict  # variant -> median wall time per N in time_n_inner ("maml", "fomaml")
+    times: dict  # "maml", "fomaml", "sgd" -> median wall time (s) per N in time_n_inner
     time_ratio: np.ndarray  # median over rounds of t_MAML / t_FOMAML, per N in time_n_inner
-    slope_maml: stats.SlopeFit  # FLOPs / unit against N
-    slope_fomaml: stats.SlopeFit
-    n_params: int
 
 
-def cost_sweep(config: CostConfig, key: jax.Array) -> CostResult:
-    """G5: FLOPs (deterministic) and median wall times of MAML, FOMAML and SGD against N."""
+@experiment
+def cost_sweep(config: CostConfig, key: jax.Array) -> CostSweepResult:
+    """G5: FLOPs (deterministic) of MAML and FOMAML against N in units of an SGD step, the
+    measured HVP cost, exact quadratic fits over N >= 2, and (full preset) median wall
+    times."""
     c = config
+    sizes, b, params, s, q = instance(c.widths, c.n_tasks, c.k_shot, key)
     ns = np.array(c.n_inner)
-    sgd = _stats(c, key, "sgd", 0)
-    flops = {v: np.array([_stats(c, key, v, n)["flops"] for n in ns]) for v in ("maml", "fomaml")}
-    flops["maml_ckpt"] = np.array([_stats(c, key, "maml_ckpt", n)["flops"] for n in ns])
-    args = _setup(c, key)
+    args = (params, s, q)
+    dep = ("metatheory.learners.maml",)
+    sgd = compiled_stats(meta_step("sgd", c, 0), *args, memo=("sgd", c))
+    u = sgd["flops"]
+
+    def task_grads(p, s, q):
+        return jax.vmap(lambda x, y: jax.grad(nets.mse_loss)(p, x, y))(*s)
+
+    def task_hvps(p, s, q):
+        return jax.vmap(lambda x, y: hvp(lambda z: nets.mse_loss(z, x, y), p, p))(*s)
+
+    h = (
+        compiled_stats(task_hvps, *args, memo=("hvp", c))["flops"]
+        / compiled_stats(task_grads, *args, memo=("grad", c))["flops"]
+    )
+    stats = {
+        v: [
+            compiled_stats(meta_step(v, c, int(n)), *args, memo=(v, int(n), c), depends=dep)
+            for n in ns
+        ]
+        for v in ("maml", "fomaml")
+    }
+    flops = {v: np.array([st["flops"] for st in stats[v]]) for v in stats}
+    units = {v: f / u for v, f in flops.items()}
+    tail = ns >= 2  # N = 1 has no intermediate iterate: XLA fuses its program differently
+    fits = {v: polyfit(ns[tail], units[v][tail], 2) for v in units}
     times = {"maml": [], "fomaml": [], "sgd": []}
     t_ratio = []
     for n in c.time_n_inner:
-        progs = {v: _stats(c, key, v, n)["compiled"] for v in ("maml", "fomaml")}
+        i = int(np.flatnonzero(ns == n)[0])
+        progs = {v: stats[v][i]["compiled"] for v in ("maml", "fomaml")}
         ts = _round_robin_times({**progs, "sgd": sgd["compiled"]}, args, c.time_repeats)
         for k in times:
             times[k].append(float(np.median(ts[k])))
         t_ratio.append(float(np.median(ts["maml"] / ts["fomaml"])))
-    t_unit = float(np.median(times.pop("sgd")))
-    times = {k: np.array(v) for k, v in times.items()}
-    u = sgd["flops"]
-    return CostResult(
-        ns,
-        u,
-        flops,
-        np.array(c.time_n_inner),
-        t_unit,
-        times,
-        np.array(t_ratio),
-        stats.linear_fit(ns, flops["maml"] / u),
-        stats.linear_fit(ns, flops["fomaml"] / u),
-        int(ravel_pytree(args[0])[0].size),
+    n_params = int(flatten(params).size)
+    return CostSweepResult(
+        n_inner=ns,
+        sizes=sizes,
+        n_tasks=b,
+        n_params=n_params,
+        unit_flops=u,
+        eps=n_params * b / u,
+        hvp_units=float(h),
+        flops=flops,
+        units=units,
+        ratio=flops["maml"] / flops["fomaml"],
+        fit_n=ns[tail],
+        fits=fits,
+        time_n_inner=np.array(c.time_n_inner, int),
+        times={k: np.array(v) for k, v in times.items()},
+        time_ratio=np.array(t_ratio),
     )
 
 
-MEMORY_VARIANTS = ("maml", "fomaml", "maml_ckpt", "maml_scan", "maml_scan_ckpt", "imaml")
-
-
-@dataclass
-class MemoryResult:
-    n_inner: np.ndarray
-    temp: dict  # variant -> compiled temp bytes per N
-    argument: dict  # variant -> argument bytes per N
-    output: dict  # variant -> output bytes per N
-    slopes: dict  # variant -> SlopeFit of temp bytes against N, over N >= 2
+@dataclass(frozen=True, kw_only=True)
+class MemorySweepResult:
+    n_inner: dict  # variant -> the N it was compiled at
+    sizes: tuple[int, ...]
+    n_tasks: int
     param_bytes: float  # one copy of the parameters for the whole task batch
+    temp: dict  # variant -> compiled temp bytes per N
+    copies: dict  # variant -> temp / param_bytes per N
+    fits: dict  # variant -> PolyFit (degree 1) of copies against N
     ckpt_flops_extra: np.ndarray  # FLOPs(maml_ckpt) / FLOPs(maml) - 1, per N
+    backend: str  # jax.default_backend() of the compilation
+    versions: str  # "jax X, jaxlib Y"
 
 
-def memory_sweep(
-    config: CostConfig, key: jax.Array, variants=MEMORY_VARIANTS, *, static_imaml=()
-) -> MemoryResult:
-    """G6: compiled memory of every variant against N; slopes fitted over ``N >= 2``.
-
-    At ``N = 1`` no intermediate inner iterate exists, so programs hold one parameter copy
-    fewer; the per-step growth the claim is about is the slope from ``N = 2`` on.
-    ``static_imaml`` lists N at which iMAML is also compiled with N a constant
-    (``imaml_static`` in the result, NaN elsewhere).
-    """
+@experiment
+def memory_sweep(config: MemoryConfig, key: jax.Array) -> MemorySweepResult:
+    """G6: compiled temp memory of every variant at each N, in copies of the task batch's
+    parameters, each program compiled with N a constant; straight lines fitted through the
+    (deterministic) points. The iMAML rows come from
+    :func:`metatheory.experiments.imaml.imaml_memory` with the same config and key (G7 calls
+    it too: one compilation serves both claims)."""
     c = config
+    sizes, b, params, s, q = instance(c.widths, c.n_tasks, c.k_shot, key)
     ns = np.array(c.n_inner)
-    out = {k: {} for k in ("temp", "argument", "output")}
-    for v in variants:
-        st = [_stats(c, key, v, int(n)) for n in ns]
-        for k in out:
-            out[k][v] = np.array([s[k] for s in st])
-    if static_imaml:
-        st = {int(n): _stats(c, key, "imaml_static", int(n)) for n in static_imaml}
-        for k in out:
-            out[k]["imaml_static"] = np.array([st[n][k] if n in st else np.nan for n in ns])
-    tail = ns >= 2
-    slopes = {v: stats.linear_fit(ns[tail], out["temp"][v][tail]) for v in variants}
-    params = _setup(c, key)[0]
-    flat = ravel_pytree(params)[0]
-    extra = np.zeros(len(ns))
-    if "maml_ckpt" in variants and "maml" in variants:
-        f_ck = np.array([_stats(c, key, "maml_ckpt", int(n))["flops"] for n in ns])
-        f_m = np.array([_stats(c, key, "maml", int(n))["flops"] for n in ns])
-        extra = f_ck / f_m - 1
-    return MemoryResult(
-        ns,
-        out["temp"],
-        out["argument"],
-        out["output"],
-        slopes,
-        float(flat.size * flat.dtype.itemsize * c.n_tasks),
-        extra,
+    args = (params, s, q)
+    dep = ("metatheory.learners.maml",)
+    stats = {
+        v: [
+            compiled_stats(meta_step(v, c, int(n)), *args, memo=(v, int(n), c), depends=dep)
+            for n in ns
+        ]
+        for v in MAML_VARIANTS
+    }
+    temp = {v: np.array([st["temp"] for st in stats[v]]) for v in stats}
+    flat = flatten(params)
+    pb = float(flat.size * flat.dtype.itemsize * b)
+    im = ex_imaml.imaml_memory(c, key)
+    if im.param_bytes != pb:
+        raise RuntimeError("iMAML memory was measured on another instance")
+    temp["imaml"] = im.temp
+    copies = {v: t / pb for v, t in temp.items()}
+    n_of = {v: ns for v in MAML_VARIANTS} | {"imaml": im.n_inner}
+    extra = [
+        a["flops"] / m["flops"] - 1 for a, m in zip(stats["maml_ckpt"], stats["maml"], strict=True)
+    ]
+    backend, versions = backend_versions()
+    return MemorySweepResult(
+        n_inner=n_of,
+        sizes=sizes,
+        n_tasks=b,
+        param_bytes=pb,
+        temp=temp,
+        copies=copies,
+        fits={v: polyfit(n_of[v], y, 1) for v, y in copies.items()},
+        ckpt_flops_extra=np.array(extra),
+        backend=backend,
+        versions=versions,
     )

@@ -8,15 +8,19 @@ r"""Experiments for implicit MAML (claim G7), all in float64.
    through its :math:`N` steps, tends to the implicit gradient at the predicted rate
    :math:`\rho = \max_i|1-\alpha(\lambda+h_i)|` (:func:`metatheory.symbolic.imaml.derive_unrolled`).
 3. :func:`cg_convergence`: the CG error in the :math:`A`-norm, :math:`A = I + H/\lambda`, per
-   iteration, against :math:`2\rho_{CG}^k`, on CLAIMS.md's test value, on a spectrum spread over
-   :math:`[1, 100]` and on the MLP's own system.
+   iteration (the check compares it with :func:`metatheory.bounds.imaml.cg_error_bound`), on
+   the test value :math:`H = \mathrm{diag}(1, 10, 100)`, :math:`\lambda = 1`, on a Chebyshev
+   spectrum spread over :math:`[1, 100]` and on the MLP's own system.
+4. :func:`imaml_memory`: compiled memory of an iMAML meta step, one program per inner-step
+   count (shared with G6's :func:`metatheory.experiments.cost.memory_sweep`).
 
-Errors are relative, :math:`\|a-b\|/\|b\|`.
+:func:`implicit_maml` gathers the four for claim G7. Errors are
+:func:`metatheory.numerics.rel_err_norm`, :math:`\|a-b\|/\|b\|`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import jax
@@ -26,22 +30,33 @@ from jax.flatten_util import ravel_pytree
 
 from metatheory import nets
 from metatheory.autodiff import dense_hessian
-from metatheory.experiments.maml import rel_err
-from metatheory.learners.imaml import imaml_meta_gradient
+from metatheory.experiments import experiment
+from metatheory.experiments._compiled import (
+    MEMORY_SEED,
+    MemoryConfig,
+    PolyFit,
+    compiled_stats,
+    instance,
+    polyfit,
+)
+from metatheory.learners.imaml import batched_imaml_meta_gradient, imaml_meta_gradient
+from metatheory.numerics import flatten, rel_err_norm, tanh_mse
 from metatheory.tasks import linear, sinusoid
 
 __all__ = [
     "ImamlConfig",
-    "QUICK",
-    "FULL",
-    "tanh_mse",
-    "ExactResult",
+    "PRESETS",
+    "ImamlExactResult",
     "exact_and_fd",
-    "UnrolledResult",
+    "ImamlUnrolledResult",
     "unrolled_limit",
-    "CGResult",
+    "ImamlCGResult",
     "cg_convergence",
     "cg_errors",
+    "ImamlMemoryResult",
+    "imaml_memory",
+    "ImamlEvidence",
+    "implicit_maml",
 ]
 
 
@@ -59,24 +74,29 @@ class ImamlConfig:
     k_shot: int = 10
     unrolled_floor: float = 1e-11  # stop the unrolled sweep where rho^N reaches this
     unrolled_max: int = 3000
-    cg_test_eigs: tuple[float, ...] = (1.0, 10.0, 100.0)  # CLAIMS.md test value, lambda = 1
+    cg_test_eigs: tuple[float, ...] = (1.0, 10.0, 100.0)  # test value, lambda = 1
     cg_spread_dim: int = 100
     cg_iters: int = 40
+    memory: MemoryConfig = field(default_factory=MemoryConfig)  # G6's sweep (shared)
 
 
-QUICK = ImamlConfig()
-FULL = ImamlConfig(n_tasks=16, n_directions=16, mlp_sizes=(1, 16, 16, 1), cg_spread_dim=400)
-
-
-def _tanh_apply(params, x):
-    for layer in params[:-1]:
-        x = jnp.tanh(x @ layer["w"] + layer["b"])
-    return x @ params[-1]["w"] + params[-1]["b"]
-
-
-def tanh_mse(params, x, y):
-    """MSE of a tanh MLP (smooth, so that finite differences have no kinks)."""
-    return jnp.mean((_tanh_apply(params, x) - y) ** 2)
+PRESETS = {
+    "quick": ImamlConfig(),
+    "full": ImamlConfig(
+        n_tasks=16,
+        n_directions=16,
+        mlp_sizes=(1, 16, 16, 1),
+        cg_spread_dim=400,
+        memory=MemoryConfig(
+            n_inner=tuple(range(1, 11)),
+            imaml_n_inner=(1, 5, 10),
+            widths=(40,),
+            n_tasks=(25,),
+        ),
+    ),
+}
+"""The memory configs equal :data:`metatheory.experiments.cost.MEMORY_PRESETS` (a unit test
+checks it), so G7's memory sub-check reads the sweep G6 compiled."""
 
 
 @jax.jit
@@ -101,8 +121,8 @@ def _closed_form(theta, support, query, lam):
     return phi, np.linalg.solve(np.eye(d) + h / lam, gq), gq, h
 
 
-@dataclass
-class ExactResult:
+@dataclass(frozen=True, kw_only=True)
+class ImamlExactResult:
     lams: np.ndarray
     exact: np.ndarray  # max rel. err vs the closed-form solve, per lambda
     exact_control: np.ndarray  # min rel. err of the first-order grad L_Q(phi*), per lambda
@@ -119,7 +139,8 @@ def _sinusoid_task(key, k):
     return jax.tree_util.tree_map(lambda a: a[0], (s, q))
 
 
-def exact_and_fd(config: ImamlConfig, key: jax.Array) -> ExactResult:
+@experiment
+def exact_and_fd(config: ImamlConfig, key: jax.Array) -> ImamlExactResult:
     """G7 (1): the closed-form solve and finite differences of the proximal solution."""
     with jax.enable_x64(True):
         c = config
@@ -134,8 +155,8 @@ def exact_and_fd(config: ImamlConfig, key: jax.Array) -> ExactResult:
                 g, info = imaml_meta_gradient(linear.loss, theta, s, q, lam=lam, return_info=True)
                 phi, g_ex, gq, h = _closed_form(theta, s, q, lam)
                 gnorms.append(float(info.inner_grad_norm))
-                e.append(rel_err(g, g_ex))
-                ec.append(rel_err(gq, g_ex))
+                e.append(rel_err_norm(g, g_ex))
+                ec.append(rel_err_norm(gq, g_ex))
                 jac = np.linalg.inv(np.eye(c.d) + h / lam)
                 dirs = jax.random.normal(jax.random.fold_in(k_dir, 100 * li + t), (2, c.d))
                 for v in dirs[: c.n_directions]:
@@ -143,8 +164,8 @@ def exact_and_fd(config: ImamlConfig, key: jax.Array) -> ExactResult:
                     plus = _phi_star(linear.loss, theta + hh * v, s, q, lam)
                     minus = _phi_star(linear.loss, theta - hh * v, s, q, lam)
                     fd = (np.asarray(plus) - np.asarray(minus)) / (2 * hh)
-                    j.append(rel_err(jac @ np.asarray(v), fd))
-                    jc.append(rel_err(np.asarray(v), fd))
+                    j.append(rel_err_norm(jac @ np.asarray(v), fd))
+                    jc.append(rel_err_norm(np.asarray(v), fd))
             exact.append(max(e))
             exact_ctl.append(min(ec))
             jfd.append(max(j))
@@ -157,7 +178,7 @@ def exact_and_fd(config: ImamlConfig, key: jax.Array) -> ExactResult:
         gnorms.append(float(info.inner_grad_norm))
         g_fo = jax.grad(tanh_mse)(info.phi, *q)
         flat, unravel = ravel_pytree(params)
-        gf, gfo = np.asarray(ravel_pytree(g)[0]), np.asarray(ravel_pytree(g_fo)[0])
+        gf, gfo = np.asarray(flatten(g)), np.asarray(flatten(g_fo))
         hess = np.asarray(_tanh_hessian(info.phi, *s))
         min_eig = float(np.linalg.eigvalsh(hess).min() + lam)
 
@@ -169,16 +190,16 @@ def exact_and_fd(config: ImamlConfig, key: jax.Array) -> ExactResult:
         dirs = np.asarray(dirs / jnp.linalg.norm(dirs, axis=1, keepdims=True))
         hh = c.fd_step_mlp
         fds = np.array([(meta(flat + hh * v) - meta(flat - hh * v)) / (2 * hh) for v in dirs])
-        return ExactResult(
-            np.array(c.lams),
-            np.array(exact),
-            np.array(exact_ctl),
-            np.array(jfd),
-            np.array(jfd_ctl),
-            float(np.max(np.abs(fds - dirs @ gf)) / np.linalg.norm(gf)),
-            float(np.max(np.abs(fds - dirs @ gfo)) / np.linalg.norm(gf)),
-            min_eig,
-            max(gnorms),
+        return ImamlExactResult(
+            lams=np.array(c.lams),
+            exact=np.array(exact),
+            exact_control=np.array(exact_ctl),
+            jac_fd=np.array(jfd),
+            jac_fd_control=np.array(jfd_ctl),
+            mlp_fd=float(np.max(np.abs(fds - dirs @ gf)) / np.linalg.norm(gf)),
+            mlp_fd_control=float(np.max(np.abs(fds - dirs @ gfo)) / np.linalg.norm(gf)),
+            mlp_min_eig=min_eig,
+            inner_grad_norm=max(gnorms),
         )
 
 
@@ -213,8 +234,8 @@ def _unrolled_grads(loss_fn, theta, support, query, *, lam, alpha, n_max):
     return gs
 
 
-@dataclass
-class UnrolledResult:
+@dataclass(frozen=True, kw_only=True)
+class ImamlUnrolledResult:
     n: np.ndarray  # 1..N_max, quadratic task
     err: np.ndarray  # rel. error of unrolled MAML vs iMAML, per N (quadratic)
     rho: float  # predicted rate max_i |1 - alpha (lam + h_i)|
@@ -228,7 +249,8 @@ class UnrolledResult:
     plain_err: float  # unrolled MAML on L_S alone (no proximal term) vs iMAML, at N_max
 
 
-def unrolled_limit(config: ImamlConfig, key: jax.Array) -> UnrolledResult:
+@experiment
+def unrolled_limit(config: ImamlConfig, key: jax.Array) -> ImamlUnrolledResult:
     """G7 (2): unrolled MAML on the proximal objective converges to the implicit gradient."""
     with jax.enable_x64(True):
         c = config
@@ -259,7 +281,7 @@ def unrolled_limit(config: ImamlConfig, key: jax.Array) -> UnrolledResult:
         ms, mq = _sinusoid_task(k_dat, c.k_shot)
         mlam = c.mlp_lam
         g_mlp, info = imaml_meta_gradient(tanh_mse, params, ms, mq, lam=mlam, return_info=True)
-        g_mlp = np.asarray(ravel_pytree(g_mlp)[0])
+        g_mlp = np.asarray(flatten(g_mlp))
         h_eigs = np.linalg.eigvalsh(np.asarray(_tanh_hessian(info.phi, *ms)))
         m_alpha = 1.0 / (mlam + h_eigs.max())
         m_rho = float(np.max(np.abs(1 - m_alpha * (mlam + h_eigs))))
@@ -271,18 +293,18 @@ def unrolled_limit(config: ImamlConfig, key: jax.Array) -> UnrolledResult:
         plain = np.asarray(
             _unrolled_grads(tanh_mse, params, ms, mq, lam=0.0, alpha=m_alpha, n_max=m_max)[-1]
         )
-        return UnrolledResult(
-            n,
-            err,
-            rho,
-            float(np.exp(slope)),
-            int(n[window][0]),
-            int(n[window][-1]),
-            rho_ctl,
-            np.arange(1, m_max + 1),
-            m_err,
-            m_rho,
-            rel_err(plain, g_mlp),
+        return ImamlUnrolledResult(
+            n=n,
+            err=err,
+            rho=rho,
+            rho_fit=float(np.exp(slope)),
+            fit_lo=int(n[window][0]),
+            fit_hi=int(n[window][-1]),
+            rho_control=rho_ctl,
+            mlp_n=np.arange(1, m_max + 1),
+            mlp_err=m_err,
+            mlp_rho=m_rho,
+            plain_err=rel_err_norm(plain, g_mlp),
         )
 
 
@@ -301,41 +323,129 @@ def cg_errors(a: np.ndarray, b: np.ndarray, n_iter: int) -> np.ndarray:
         return norms / norms[0]
 
 
-@dataclass
-class CGResult:
-    names: list[str]  # "test value", "spread", "MLP"
-    kappa: np.ndarray  # per problem
-    errors: list[np.ndarray]  # A-norm error ratio per iteration k = 0..K
+@dataclass(frozen=True, kw_only=True)
+class ImamlCGResult:
+    names: tuple[str, ...]  # "test value", "spread", "MLP"
+    hessian_eigs: tuple[np.ndarray, ...]  # eigenvalues of H, per problem
+    lams: np.ndarray  # lambda, per problem (A = I + H / lambda)
+    errors: tuple[np.ndarray, ...]  # A-norm error ratio per iteration k = 0..K
     test_exact_iters: int  # first k with error <= 1e-12 on the test value
 
 
-def cg_convergence(config: ImamlConfig, key: jax.Array) -> CGResult:
+@experiment
+def cg_convergence(config: ImamlConfig, key: jax.Array) -> ImamlCGResult:
     """G7 (3): CG's A-norm error against the rate bound on three systems ``I + H/lam``."""
     with jax.enable_x64(True):
         c = config
         k_b, k_mlp, k_dat = jax.random.split(key, 3)
-        problems = []
-        # CLAIMS.md test value: H = diag(1, 10, 100), lambda = 1, b = ones
+        problems = []  # (name, eigenvalues of H (or H itself), lambda, b, iterations)
+        # test value: H = diag(1, 10, 100), lambda = 1, b = ones
         h = np.array(c.cg_test_eigs)
-        problems.append(("test value", np.diag(1 + h), np.ones(h.size), h.size + 2))
+        problems.append(("test value", np.diag(h), 1.0, np.ones(h.size), h.size + 2))
         # eigenvalues of H at Chebyshev points of [1, 100] (CG's worst case), lambda = 1
         d = c.cg_spread_dim
         cheb = 0.5 * (1 + 100) + 0.5 * (100 - 1) * np.cos(np.pi * (np.arange(d) + 0.5) / d)
         b = np.asarray(jax.random.normal(k_b, (d,)))
-        problems.append(("spread", np.diag(1 + cheb), b, c.cg_iters))
+        problems.append(("spread", np.diag(cheb), 1.0, b, c.cg_iters))
         # the MLP's own iMAML system at phi*
         params = nets.init(k_mlp, c.mlp_sizes, jnp.float64)
         s, q = _sinusoid_task(k_dat, c.k_shot)
         phi = _phi_star(tanh_mse, params, s, q, c.mlp_lam)
         hess = np.asarray(_tanh_hessian(phi, *s))
-        gq = np.asarray(ravel_pytree(jax.grad(tanh_mse)(phi, *q))[0])
-        a = np.eye(hess.shape[0]) + hess / c.mlp_lam
-        problems.append(("MLP", 0.5 * (a + a.T), gq, c.cg_iters))
-        names, kappas, errors = [], [], []
-        for name, a, b, k in problems:
-            ev = np.linalg.eigvalsh(a)
+        gq = np.asarray(flatten(jax.grad(tanh_mse)(phi, *q)))
+        problems.append(("MLP", 0.5 * (hess + hess.T), c.mlp_lam, gq, c.cg_iters))
+        names, eigs, lams, errors = [], [], [], []
+        for name, hm, lam, b, k in problems:
             names.append(name)
-            kappas.append(ev.max() / ev.min())
-            errors.append(cg_errors(a, b, k))
+            eigs.append(np.linalg.eigvalsh(hm))
+            lams.append(lam)
+            errors.append(cg_errors(np.eye(hm.shape[0]) + hm / lam, b, k))
         exact = int(np.argmax(errors[0] <= 1e-12)) if np.any(errors[0] <= 1e-12) else -1
-        return CGResult(names, np.array(kappas), errors, exact)
+        return ImamlCGResult(
+            names=tuple(names),
+            hessian_eigs=tuple(eigs),
+            lams=np.array(lams),
+            errors=tuple(errors),
+            test_exact_iters=exact,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImamlMemoryResult:
+    n_inner: np.ndarray  # inner (L-BFGS) iterations; one compiled program per N
+    temp: np.ndarray  # compiled temp bytes per N
+    param_bytes: float  # one copy of the task batch's parameters
+    copies: np.ndarray  # temp / param_bytes
+    fit: PolyFit  # straight line of copies against N
+    sizes: tuple[int, ...]
+    n_tasks: int
+
+
+@experiment
+def imaml_memory(config: MemoryConfig, key: jax.Array) -> ImamlMemoryResult:
+    """G6 and G7: compiled temp memory of one iMAML meta step (meta-gradient by
+    :func:`metatheory.batched_imaml_meta_gradient` with exactly N L-BFGS iterations, then the
+    SGD update) on the instance ``key`` draws, **compiled once per N with N a compile-time
+    constant**, so that an implementation whose memory grew with N would show it."""
+    c = config
+    sizes, b, params, s, q = instance(c.widths, c.n_tasks, c.k_shot, key)
+
+    def step(n):
+        def fn(p, s, q):
+            g = batched_imaml_meta_gradient(
+                nets.mse_loss,
+                p,
+                s,
+                q,
+                lam=c.lam,
+                inner_tol=0.0,
+                inner_maxiter=n,
+                cg_tol=0.0,
+                cg_maxiter=c.cg_maxiter,
+            )
+            return jax.tree_util.tree_map(lambda a, d: a - c.beta * d, p, g)
+
+        return fn
+
+    ns = np.array(c.imaml_n_inner)
+    dep = ("metatheory.learners.imaml",)
+    temp = np.array(
+        [
+            compiled_stats(step(int(n)), params, s, q, memo=("imaml", int(n), c), depends=dep)[
+                "temp"
+            ]
+            for n in ns
+        ]
+    )
+    flat = flatten(params)
+    pb = float(flat.size * flat.dtype.itemsize * b)
+    return ImamlMemoryResult(
+        n_inner=ns,
+        temp=temp,
+        param_bytes=pb,
+        copies=temp / pb,
+        fit=polyfit(ns, temp / pb, 1),
+        sizes=sizes,
+        n_tasks=b,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImamlEvidence:
+    exact: ImamlExactResult
+    unrolled: ImamlUnrolledResult
+    cg: ImamlCGResult
+    memory: ImamlMemoryResult
+
+
+@experiment
+def implicit_maml(config: ImamlConfig, key: jax.Array) -> ImamlEvidence:
+    """G7: the exact solve and finite differences, the unrolled limit and CG's convergence on
+    instances drawn by ``key``; iMAML's memory from G6's sweep (key ``MEMORY_SEED``)."""
+    k_ex, k_un, k_cg = jax.random.split(key, 3)
+    return ImamlEvidence(
+        exact=exact_and_fd(config, k_ex),
+        unrolled=unrolled_limit(config, k_un),
+        cg=cg_convergence(config, k_cg),
+        memory=imaml_memory(config.memory, jax.random.key(MEMORY_SEED)),
+    )
