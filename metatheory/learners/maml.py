@@ -12,7 +12,10 @@ the first ``N-k`` steps, so their factors become ``I`` and only the last ``k`` f
 product remain; ``k = 0`` is first-order MAML, :math:`g_{FO} = \nabla L_Q(\theta_N)` (G2).
 
 ``alpha`` is a scalar or a pytree shaped like ``params`` (per-parameter step sizes, Meta-SGD);
-the meta-loss is differentiable in it (G8).
+the meta-loss is differentiable in it (G8). Concrete ``alpha`` must be finite and ``>= 0``.
+
+The inner loop runs as ``lax.scan`` (compile time flat in ``N``; ``unroll`` and a
+``jax.checkpoint`` policy are options of :func:`inner_adapt`).
 """
 
 from __future__ import annotations
