@@ -302,7 +302,7 @@ def _bias_program(c: BiasConfig, key: jax.Array) -> dict:
 
 @dataclass(frozen=True)
 class ExpansionConfig:
-    ks: tuple[int, ...] = (1, 2, 3, 4)  # inner steps on the quadratic minibatch family
+    ks: tuple[int, ...] = (1, 2, 3)  # inner steps on the quadratic minibatch family
     n_batches: int = 3  # M minibatches; all M^k sequences enumerated
     d: int = 3
     mlp_ks: tuple[int, ...] = (2, 3)
@@ -351,79 +351,85 @@ def _updates(loss_fn, theta, sx, sy, al, k):
     return jnp.stack([flatten(g), flatten(fo), rep])
 
 
+@partial(jax.jit, static_argnums=0)
+def _expansion_program(c: ExpansionConfig, key: jax.Array) -> dict:
+    """G4's JAX part (call under float64): exact expected updates at the interpolation nodes
+    (quadratic minibatches) and their value and α-derivative at 0 (tanh MLP)."""
+    kq, kt, kp, kd = jax.random.split(key, 4)
+    hs, cs = quadratic.sample_minibatches(kq, c.n_batches, c.d)
+    theta = jax.random.normal(kt, (c.d,), jnp.float64)
+    gs = jnp.einsum("mij,mj->mi", hs, theta[None] - cs)
+    avg_grad = gs.mean(0)
+    avg_inner = hs.mean(0) @ avg_grad  # E[H_i g_j], i != j independent draws
+    s = 1.0 / jnp.max(jnp.linalg.norm(hs, ord=2, axis=(1, 2)))
+    values = []
+    for k in c.ks:
+        seqs = np.array(list(itertools.product(range(c.n_batches), repeat=k)))
+        per_seq = jax.vmap(partial(_updates, quadratic.loss, theta, k=k), (0, 0, None))
+
+        def mean(al, sx=hs[seqs], sy=cs[seqs], per_seq=per_seq):
+            return jnp.mean(per_seq(sx, sy, al), 0)
+
+        values.append(jax.vmap(mean)(s * _chebyshev(max(2 * (k - 1), 1))))
+
+    params = nets.init(kp, c.mlp_sizes, dtype=jnp.float64)
+    m = c.n_batches * c.batch_size
+    (x, y), _ = sinusoid.sample_batch(kd, 1, m, 1)
+    xb = x[0].reshape(c.n_batches, c.batch_size, 1)
+    yb = y[0].reshape(c.n_batches, c.batch_size, 1)
+
+    def full(p):
+        return jnp.mean(jax.vmap(lambda a, b: tanh_mse(p, a, b))(xb, yb))
+
+    mlp_g = jax.grad(full)(params)
+    mlp_gi = flatten(hvp(full, params, mlp_g))
+    taylor = []
+    for k in c.mlp_ks:
+        seqs = np.array(list(itertools.product(range(c.n_batches), repeat=k)))
+
+        def mean_mlp(al, sx=xb[seqs], sy=yb[seqs], k=k):
+            per = jax.vmap(partial(_updates, tanh_mse, params, k=k), (0, 0, None))
+            return jnp.mean(per(sx, sy, al)[:, :2], 0)
+
+        taylor.append(jax.jvp(mean_mlp, (jnp.float64(0.0),), (jnp.float64(1.0),)))
+    return {
+        "scale": s,
+        "values": values,
+        "avg_grad": avg_grad,
+        "avg_inner": avg_inner,
+        "taylor": taylor,
+        "mlp_g": flatten(mlp_g),
+        "mlp_gi": mlp_gi,
+    }
+
+
 @experiment
 def expected_updates(config: ExpansionConfig, key: jax.Array) -> ExpansionResult:
     """G4: exact expected updates (enumerated minibatch sequences); Taylor coefficients by
     interpolation on quadratics and by forward-mode autodiff at α = 0 on a tanh MLP."""
     c = config
     with jax.enable_x64(True):
-        kq, kt, kp, kd = jax.random.split(key, 4)
-        hs, cs = quadratic.sample_minibatches(kq, c.n_batches, c.d)
-        hs, cs = np.asarray(hs), np.asarray(cs)
-        theta = jax.random.normal(kt, (c.d,), jnp.float64)
-        gs = np.einsum("mij,mj->mi", hs, np.asarray(theta)[None] - cs)
-        avg_grad = gs.mean(0)
-        avg_inner = hs.mean(0) @ avg_grad  # E[H_i g_j], i != j independent draws
-        s = 1.0 / max(np.linalg.norm(h, 2) for h in hs)
-
-        @jax.jit
-        def expected(alphas):
-            out = []
-            for k in c.ks:
-                seqs = np.array(list(itertools.product(range(c.n_batches), repeat=k)))
-                sx, sy = hs[seqs], cs[seqs]
-                per_seq = jax.vmap(partial(_updates, quadratic.loss, theta, k=k), (0, 0, None))
-                mean = lambda al, sx=sx, sy=sy, per_seq=per_seq: jnp.mean(per_seq(sx, sy, al), 0)  # noqa: E731
-                out.append(jax.vmap(mean)(alphas[k]))
-            return out
-
         nodes = {k: _chebyshev(max(2 * (k - 1), 1)) for k in c.ks}
-        values = expected({k: s * t for k, t in nodes.items()})
+        raw = jax.tree_util.tree_map(np.asarray, _expansion_program(c, key))
+        s = float(raw["scale"])
         coef = []
-        for k, v in zip(c.ks, values, strict=True):
+        for k, v in zip(c.ks, raw["values"], strict=True):
             t = nodes[k]
             vander = np.vander(t, len(t), increasing=True)
-            sol = np.linalg.solve(vander, np.asarray(v).reshape(len(t), -1)).reshape(
-                (len(t),) + np.asarray(v).shape[1:]
-            )  # (degree + 1, 3, d): coefficients in t = alpha / s
-            coef.append(np.stack([sol[0], sol[1] / s], axis=1))
-
-        # tanh MLP: value and alpha-derivative of E g at alpha = 0 (MAML, FOMAML)
-        params = nets.init(kp, c.mlp_sizes, dtype=jnp.float64)
-        m = c.n_batches * c.batch_size
-        (x, y), _ = sinusoid.sample_batch(kd, 1, m, 1)
-        xb = x[0].reshape(c.n_batches, c.batch_size, 1)
-        yb = y[0].reshape(c.n_batches, c.batch_size, 1)
-        full = lambda p: jnp.mean(jax.vmap(lambda a, b: tanh_mse(p, a, b))(xb, yb))  # noqa: E731
-        mlp_g = jax.grad(full)(params)
-        mlp_gi = flatten(hvp(full, params, mlp_g))
-
-        @jax.jit
-        def mlp_taylor():
-            out = []
-            for k in c.mlp_ks:
-                seqs = np.array(list(itertools.product(range(c.n_batches), repeat=k)))
-                sx, sy = xb[seqs], yb[seqs]
-
-                def mean(al, sx=sx, sy=sy, k=k):
-                    per = jax.vmap(partial(_updates, tanh_mse, params, k=k), (0, 0, None))
-                    return jnp.mean(per(sx, sy, al)[:, :2], 0)
-
-                out.append(jax.jvp(mean, (jnp.float64(0.0),), (jnp.float64(1.0),)))
-            return out
-
-        taylor = mlp_taylor()
+            sol = np.linalg.solve(vander, v.reshape(len(t), -1)).reshape(v.shape)
+            coef.append(np.stack([sol[0], sol[1] / s], axis=1))  # coefficients in alpha
+        taylor = raw["taylor"]
         return ExpansionResult(
             ks=np.array(c.ks),
             scale=np.full(len(c.ks), s),
             coef=np.stack(coef),
-            avg_grad=avg_grad,
-            avg_grad_inner=avg_inner,
+            avg_grad=raw["avg_grad"],
+            avg_grad_inner=raw["avg_inner"],
             mlp_ks=np.array(c.mlp_ks),
             mlp_value=np.stack([np.asarray(v) for v, _ in taylor]),
             mlp_slope=np.stack([np.asarray(d) for _, d in taylor]),
-            mlp_avg_grad=np.asarray(flatten(mlp_g)),
-            mlp_avg_grad_inner=np.asarray(mlp_gi),
+            mlp_avg_grad=raw["mlp_g"],
+            mlp_avg_grad_inner=raw["mlp_gi"],
         )
 
 
@@ -546,38 +552,39 @@ def _step_size_program(config: StepSizeConfig, key: jax.Array) -> dict:
     }
 
 
+@partial(jax.jit, static_argnums=0)
+def _alpha_gradient_program(c: StepSizeConfig, key: jax.Array):
+    """G8's exact part (call under float64): linear-regression tasks per N and the autodiff
+    derivative of L_Q(theta_N) in a scalar and a per-parameter step size."""
+    out = []
+    for n in c.n_inner:
+        kt = jax.random.fold_in(key, n)
+        xs, ys, _ = linear.sample_tasks(kt, 2 * c.n_linear, c.m, c.d)
+        th0 = jax.random.normal(jax.random.fold_in(kt, 1), (c.n_linear, c.d))
+        hs = jnp.einsum("tmi,tmj->tij", xs, xs) / c.m
+        bs = jnp.einsum("tmi,tm->ti", xs, ys) / c.m
+        lmax = jnp.linalg.eigvalsh(hs[0::2])[:, -1]
+        a_s = 0.5 / lmax
+        a_v = jnp.linspace(0.2, 0.8, c.d)[None, :] / lmax[:, None]
+
+        def grad_alpha(t, s, q, a, n=n):
+            return jax.grad(lambda a: maml_meta_loss(linear.loss, t, s, q, alpha=a, n_inner=n))(a)
+
+        sup, qry = (xs[0::2], ys[0::2]), (xs[1::2], ys[1::2])
+        g_s = jax.vmap(grad_alpha)(th0, sup, qry, a_s)
+        g_v = jax.vmap(grad_alpha)(th0, sup, qry, a_v)
+        out.append((hs[0::2], bs[0::2], hs[1::2], bs[1::2], th0, a_s, a_v, g_s, g_v))
+    return out
+
+
 def _step_size_finish(config: StepSizeConfig, out: dict) -> StepSizeResult:
     """G8's exact part (float64, on the seed's key), and the result."""
     c = config
     key = jax.random.wrap_key_data(jnp.asarray(out["exact_key"]))
     with jax.enable_x64(True):
-
-        @jax.jit
-        def exact(key):
-            out = []
-            for n in c.n_inner:
-                kt = jax.random.fold_in(key, n)
-                xs, ys, _ = linear.sample_tasks(kt, 2 * c.n_linear, c.m, c.d)
-                th0 = jax.random.normal(jax.random.fold_in(kt, 1), (c.n_linear, c.d))
-                hs = jnp.einsum("tmi,tmj->tij", xs, xs) / c.m
-                bs = jnp.einsum("tmi,tm->ti", xs, ys) / c.m
-                lmax = jnp.linalg.eigvalsh(hs[0::2])[:, -1]
-                a_s = 0.5 / lmax
-                a_v = jnp.linspace(0.2, 0.8, c.d)[None, :] / lmax[:, None]
-
-                def grad_alpha(t, s, q, a, n=n):
-                    return jax.grad(
-                        lambda a: maml_meta_loss(linear.loss, t, s, q, alpha=a, n_inner=n)
-                    )(a)
-
-                sup, qry = (xs[0::2], ys[0::2]), (xs[1::2], ys[1::2])
-                g_s = jax.vmap(grad_alpha)(th0, sup, qry, a_s)
-                g_v = jax.vmap(grad_alpha)(th0, sup, qry, a_v)
-                out.append((hs[0::2], bs[0::2], hs[1::2], bs[1::2], th0, a_s, a_v, g_s, g_v))
-            return out
-
         names = ("h_s", "b_s", "h_q", "b_q", "t0", "a_s", "a_v", "g_s", "g_v")
-        cols = {k: [np.asarray(o[i], np.float64) for o in exact(key)] for i, k in enumerate(names)}
+        raw = _alpha_gradient_program(c, key)
+        cols = {k: [np.asarray(o[i], np.float64) for o in raw] for i, k in enumerate(names)}
     st = {k: np.stack(v) for k, v in cols.items()}
     return StepSizeResult(
         n_inner=np.array(c.n_inner),
