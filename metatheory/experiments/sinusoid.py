@@ -9,7 +9,7 @@ App. C.1, Table 2, reports the ``K = 5`` numbers).
 
 Models, each trained from ``n_seeds`` independent training seeds (vmapped):
 
-* ``maml`` (and, in the full preset, ``fomaml`` and ``reptile``), meta-trained with
+* ``maml`` (and, in the full preset, ``fomaml``; ``reptile`` is also supported), meta-trained with
   :func:`metatheory.learners.train.make_meta_step`;
 * ``pretrained``: the same network trained with Adam(``beta``) on the pooled points of the same
   meta-batches (Finn's "pretraining on all tasks").
@@ -60,21 +60,23 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SinusoidConfig:
-    n_seeds: int = 5  # independent training seeds per model
+    n_seeds: int = 4  # independent training seeds per model
     k_train: int = 10  # Finn et al.: one model meta-trained with K = 10
     k_eval: tuple[int, ...] = (5, 10)  # test-time shots (Table 2 of App. C.1 is K = 5)
     sizes: tuple[int, ...] = (1, 40, 40, 1)
+    init_std: float = 0.01  # Finn et al.'s weight scale
     alpha: float = 0.01  # inner step size, training and test time (Finn et al.)
     beta: float = 1e-3  # Adam step of the outer loop and of the pretrained baseline
     meta_batch: int = 25
     n_inner: int = 1  # inner steps during meta-training
     n_iters: int = 70_000  # meta-iterations (Finn et al.: 70k)
-    extra_methods: tuple[str, ...] = ("fomaml", "reptile")
+    extra_methods: tuple[str, ...] = ("fomaml",)  # also "reptile"
     reptile_inner: int = 5  # Reptile with one step is pooled SGD
     baseline_alphas: tuple[float, ...] = (0.001, 0.002, 0.005, 0.01, 0.02, 0.04)
     n_val: int = 200  # validation tasks for the baseline's step size
-    n_eval: int = 1000  # held-out test tasks
-    n_query: int = 100
+    n_eval: int = 600  # held-out test tasks
+    n_closed: int = 5000  # tasks for the closed-form checks of the family
+    n_query: int = 50
     max_steps: int = 10
     log_every: int = 500  # training-loss curve: means over windows of this many steps
     n_boot: int = 4000  # bootstrap resamples
@@ -87,6 +89,8 @@ class SinusoidConfig:
 
 QUICK = SinusoidConfig(
     n_seeds=3,
+    k_train=5,
+    init_std=0.1,
     n_iters=1500,
     beta=0.003,
     meta_batch=10,
@@ -94,6 +98,7 @@ QUICK = SinusoidConfig(
     baseline_alphas=(0.002, 0.005, 0.01, 0.02),
     n_val=50,
     n_eval=200,
+    n_closed=2000,
     n_query=25,
     log_every=100,
     n_boot=2000,
@@ -103,6 +108,12 @@ QUICK = SinusoidConfig(
 )
 FULL = SinusoidConfig()
 PRESETS = {"quick": QUICK, "full": FULL}
+"""The full preset is Finn et al.'s setting. The quick one (CI) trains for 1,500 meta-steps with
+three changes that make so short a run reliable on every seed: weights of scale 0.1 (from
+Finn's 0.01 init, some seeds are still on the initial plateau, predicting about zero, after
+1,500 steps), meta-training with ``K = 5`` (a net meta-trained this briefly with ``K = 10``
+has curvature at which ``alpha = 0.01`` diverges on some 5-point support sets) and
+Adam ``beta = 3e-3`` with meta-batch 10."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,11 +130,14 @@ class SinusoidResult:
     support_y: np.ndarray
     query_x: np.ndarray  # (n_eval, n_query)
     query_y: np.ndarray
+    closed_x: np.ndarray  # (n_closed, n_query) query points of tasks kept for the closed forms
+    closed_y: np.ndarray
     params0: dict  # model -> seed-0 parameters (list of {"w", "b"}), for the reference
     loss_curves: np.ndarray  # (n_models, n_seeds, n_iters // log_every): training loss
     grid: np.ndarray  # (n_grid,)
     example_amp: np.ndarray  # (n_examples,)
     example_phase: np.ndarray
+    example_x: np.ndarray  # (n_examples, max K) support inputs (the first K are used)
     example_pred: np.ndarray  # (n_models, nK, n_examples, max_steps + 1, n_grid), seed 0
     sample_amp: np.ndarray  # a few tasks of the family, for the "tasks" figure
     sample_phase: np.ndarray
@@ -200,7 +214,7 @@ def _train(config: SinusoidConfig, key, models: tuple[str, ...]):
     }
     init = {}
     for j, m in enumerate(models):
-        p = finn_init(jax.random.fold_in(key, j), c.sizes)
+        p = finn_init(jax.random.fold_in(key, j), c.sizes, c.init_std)
         init[m] = (p, opt.init(p))
 
     def body(carry, i):
@@ -238,7 +252,7 @@ def _stack_models(params: dict, names) -> list[dict]:
 
 
 def _core(c: SinusoidConfig, key: jax.Array) -> dict:
-    k_train, k_val, k_test, k_ex, k_sample, k_boot = jax.random.split(key, 6)
+    k_train, k_val, k_test, k_ex, k_sample, k_boot, k_closed = jax.random.split(key, 7)
     methods = ("maml", *c.extra_methods)
     models = (*methods, "pretrained")
     kmax, n_steps, n_k = max(c.k_eval), c.max_steps, len(c.k_eval)
@@ -247,6 +261,8 @@ def _core(c: SinusoidConfig, key: jax.Array) -> dict:
     params = {m: trained[m][0] for m in models}  # leading seed axis
     val = sinusoid.sample_batch(k_val, c.n_val, kmax, c.n_query)
     test = sinusoid.sample_batch(k_test, c.n_eval, kmax, c.n_query)
+    # tasks for the closed-form checks of the family (no model is evaluated on them)
+    _, closed = sinusoid.sample_batch(k_closed, c.n_closed, 1, c.n_query)
 
     # one batch of evaluation jobs per seed: each meta-learner with its training alpha, the
     # baseline with every step size of the grid; validation and test tasks together
@@ -303,11 +319,13 @@ def _core(c: SinusoidConfig, key: jax.Array) -> dict:
         "quad_x": xg,
         "support": test[0],
         "query": test[1],
+        "closed": closed,
         "params0": first,
         "curves": jnp.stack([trained[m][1] for m in models]),
         "grid": grid[:, 0],
         "ex_amp": ex_amp,
         "ex_phase": ex_phase,
+        "ex_x": ex_x[..., 0],
         "example": example,
         "s_amp": s_amp,
         "s_phase": s_phase,
@@ -338,6 +356,8 @@ def benchmark_core(config: SinusoidConfig, key: jax.Array) -> dict:
         raise ValueError(f"n_iters={c.n_iters} must be a multiple of log_every={c.log_every}")
     if any(max(c.k_eval) % k for k in c.k_eval):
         raise ValueError(f"every K of k_eval={c.k_eval} must divide max(k_eval)")
+    if isinstance(key, jax.core.Tracer):  # inside another transformation (a seed sweep)
+        return _core(c, key)
     if c.fast_compile:
         try:
             return _core_fast(c, key)
@@ -379,11 +399,14 @@ def benchmark_finish(config: SinusoidConfig, out: dict) -> SinusoidResult:
         support_y=out["support"][1][..., 0],
         query_x=out["query"][0][..., 0],
         query_y=out["query"][1][..., 0],
+        closed_x=out["closed"][0][..., 0],
+        closed_y=out["closed"][1][..., 0],
         params0={m: out["params0"][m] for m in models},
         loss_curves=out["curves"],
         grid=out["grid"],
         example_amp=out["ex_amp"],
         example_phase=out["ex_phase"],
+        example_x=out["ex_x"],
         example_pred=out["example"],
         sample_amp=out["s_amp"],
         sample_phase=out["s_phase"],

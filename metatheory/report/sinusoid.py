@@ -47,10 +47,11 @@ def latex_table(ev) -> str:
             cells = []
             for s in steps:
                 mean, lo, hi = ev.curve[im, ik, s]
+                div = ev.diverged[im, ik, s]
                 cells.append(
                     f"{mean:.2f} {{\\scriptsize[{lo:.2f}, {hi:.2f}]}}"
-                    if np.isfinite(hi)
-                    else "diverges"
+                    if np.isfinite(hi) and div == 0
+                    else f"diverges ({100 * div:.2g}\\%)"
                 )
             name = r"\textbf{MAML}" if m == "maml" else LABELS[m]
             lines.append(f"{k if im == 0 else ''} & {name} & " + " & ".join(cells) + r" \\")
@@ -105,8 +106,9 @@ def render_g9(v, outdir):
             ax.plot(r.grid, _truth(r, 0, r.grid), "k", lw=1.6, label="ground truth")
             for s, (ls, col, lbl) in styles.items():
                 ax.plot(r.grid, r.example_pred[im, ik, 0, s], ls=ls, color=col, lw=1.3, label=lbl)
+            xs = r.example_x[0, :k]
+            ax.plot(xs, _truth(r, 0, xs), "^", color="tab:purple", ms=6, label=f"{k} used for grad")
             ax.set_title(f"{LABELS[model]}, K = {k}", fontsize=9)
-            # the support points are drawn from the same task; mark their inputs
             ax.set_xlim(-5, 5)
     axs[0, 0].legend(fontsize=6, loc="lower left")
     for ax in axs[-1]:
@@ -134,9 +136,13 @@ def render_g9(v, outdir):
     for ik, ax in enumerate(axs):
         for im, m in enumerate(r.models):
             mean, lo, hi = ev.curve[im, ik].T
-            ok = np.isfinite(hi)
+            # the mean is shown up to the first step at which some task's adaptation diverged
+            ok = np.cumprod(np.isfinite(hi) & (ev.diverged[im, ik] == 0)).astype(bool)
             ax.plot(steps[ok], mean[ok], "o-", ms=2.5, color=COLORS[m], lw=1.1, label=LABELS[m])
             ax.fill_between(steps[ok], lo[ok], hi[ok], color=COLORS[m], alpha=0.2)
+            if not ok.all():
+                ax.plot(steps, ev.median[im, ik], ":", color=COLORS[m], lw=1,
+                        label=f"{LABELS[m]}, median (mean diverges)")  # fmt: skip
         if ks[ik] == PUBLISHED_K:
             ax.plot(CHECK_STEPS, PUBLISHED_MAML, "k*", ms=7, label="published MAML")
             ax.plot(CHECK_STEPS, PUBLISHED_PRETRAINED, "kx", ms=6, label="published pretrained")
@@ -145,7 +151,12 @@ def render_g9(v, outdir):
         ax.set_xlabel("test-time gradient steps")
         ax.set_xticks(steps)
     axs[0].set_ylabel(f"query MSE ({CURVE_LEVEL:.0%} bootstrap CI)")
-    handles, labels = axs[0].get_legend_handles_labels()
+    handles, labels = [], []
+    for ax in axs:
+        for h, lbl in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lbl not in labels:
+                handles.append(h)
+                labels.append(lbl)
     fig.legend(handles, labels, fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.06))
     report.savefig(fig, outdir, "g9-mse-steps")
 
