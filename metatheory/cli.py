@@ -377,7 +377,9 @@ def main(argv: list[str] | None = None) -> int:
                 claims.get(cid)
             except KeyError as e:
                 raise _Usage(f"metatheory: {e.args[0]}") from e
-        return args._cmd(args)
+        code = args._cmd(args)
+        sys.stdout.flush()  # a closed pipe raises here, where it is handled, not at exit
+        return code
     except _Usage as e:
         print(str(e).splitlines()[0], file=sys.stderr)
         return 2

@@ -48,7 +48,7 @@ def test_ctrl_c_is_one_line_exit_130(monkeypatch, capsys):
 def test_broken_pipe_no_traceback():
     code = "from metatheory.cli import main; import sys; sys.exit(main(['list']))"
     proc = subprocess.run(
-        f'{sys.executable} -c "{code}" | head -c 10',
+        f'{sys.executable} -c "{code}" | true',  # the reader exits before any output
         shell=True,
         capture_output=True,
         text=True,
