@@ -33,7 +33,6 @@ FD_RTOL = 1e-6
 """Tolerance of gradient vs central difference, relative to the larger of |fd| and the
 roundoff scale |f|/h * 1e-9."""
 
-settings.register_profile("bounds", max_examples=25, deadline=None, derandomize=False)
 pos = dict(allow_nan=False, allow_infinity=False)
 
 
