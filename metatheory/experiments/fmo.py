@@ -188,6 +188,27 @@ class SmoothResult:
     G: float
 
 
+@functools.partial(jax.jit, static_argnums=(0, 5))
+def _smooth_eval(fam, thetas, alpha, pts, keys, power_iters, us):
+    """Hessian norms (power iteration and dense), task-gradient norms and difference
+    quotients at the points ``pts`` and their pair points ``us``; ``alpha`` is traced, so
+    one compiled program serves every step size."""
+    F = functools.partial(meta_objective, thetas=thetas, fam=fam, alpha=alpha)
+    hess = jax.vmap(lambda p, k: hessian_norm(F, p, k, power_iters))(pts, keys)
+    dense = jax.vmap(functools.partial(_dense_norm, F))(pts)
+    norms = functools.partial(_grad_norms, thetas=thetas, fam=fam, alpha=alpha)
+    n0, n1 = jax.vmap(norms)(pts)  # (P, n)
+    gF = jax.grad(F)
+    gw = jax.vmap(gF)(pts)
+    gu = jax.vmap(jax.vmap(gF))(us)
+    radii = jnp.linalg.norm(us - pts[:, None], axis=-1)
+    quot = jnp.linalg.norm(gu - gw[:, None], axis=-1) / radii
+    m0, m1 = jax.vmap(jax.vmap(norms))(us)
+    g1_pair = jnp.minimum(m1, n1[:, None]).mean(-1)
+    g0_pair = jnp.minimum(m0, n0[:, None]).mean(-1)
+    return hess, dense, n0.mean(1), n1.mean(1), quot, g0_pair, g1_pair
+
+
 @experiment
 def smoothness(config: SmoothConfig, key: jax.Array) -> SmoothResult:
     """C1: local and pairwise Lipschitz constants of ``grad F`` (float64) against the bounds
@@ -199,33 +220,23 @@ def smoothness(config: SmoothConfig, key: jax.Array) -> SmoothResult:
         pts = _points(kp, c.n_points, fam, thetas)
         dirs = jax.random.normal(kd, (pts.shape[0], len(c.radii), fam.d), jnp.float64)
         dirs = dirs / jnp.linalg.norm(dirs, axis=-1, keepdims=True)
-        radii = jnp.asarray(c.radii)
+        us = pts[:, None, :] + jnp.asarray(c.radii)[None, :, None] * dirs  # (P, R, d)
         out = {k: [] for k in ("hess", "dense", "bg", "bf", "pq", "pg", "pf")}
         for a_l in c.alpha_l:
             alpha = a_l / fam.L
-            F = functools.partial(meta_objective, thetas=thetas, fam=fam, alpha=alpha)
             keys = jax.random.split(jax.random.fold_in(kv, int(1000 * a_l)), pts.shape[0])
-            power = functools.partial(hessian_norm, F, n_iter=c.power_iters)
-            hess = jax.jit(jax.vmap(power))(pts, keys)
-            dense = jax.jit(jax.vmap(functools.partial(_dense_norm, F)))(pts)
-            norms = functools.partial(_grad_norms, thetas=thetas, fam=fam, alpha=alpha)
-            n0, n1 = jax.vmap(norms)(pts)  # (P, n)
-            us = pts[:, None, :] + radii[None, :, None] * dirs  # (P, R, d)
-            gF = jax.grad(F)
-            gw = jax.vmap(gF)(pts)
-            gu = jax.vmap(jax.vmap(gF))(us)
-            quot = jnp.linalg.norm(gu - gw[:, None], axis=-1) / radii[None, :]
-            m0, m1 = jax.vmap(jax.vmap(norms))(us)
-            g1_pair = np.asarray(jnp.minimum(m1, n1[:, None]).mean(-1))
-            g0_pair = np.asarray(jnp.minimum(m0, n0[:, None]).mean(-1))
+            hess, dense, n0, n1, quot, g0p, g1p = (
+                np.asarray(a, np.float64)
+                for a in _smooth_eval(fam, thetas, alpha, pts, keys, c.power_iters, us)
+            )
             vals = (
                 hess,
                 dense,
-                maml_smoothness(fam.L, fam.rho, alpha, np.asarray(n1.mean(axis=1)), 1),
-                fmo_smoothness(fam.L, fam.rho, alpha, np.asarray(n0.mean(axis=1))),
+                maml_smoothness(fam.L, fam.rho, alpha, n1, 1),
+                fmo_smoothness(fam.L, fam.rho, alpha, n0),
                 quot,
-                maml_smoothness(fam.L, fam.rho, alpha, g1_pair, 1),
-                fmo_smoothness(fam.L, fam.rho, alpha, g0_pair),
+                maml_smoothness(fam.L, fam.rho, alpha, g1p, 1),
+                fmo_smoothness(fam.L, fam.rho, alpha, g0p),
             )
             for k, v in zip(out, vals, strict=True):
                 out[k].append(np.asarray(v, np.float64))
@@ -339,7 +350,7 @@ class VarConfig:
     n_gh: int = 24
     w: tuple[float, ...] = (0.6, -0.4)
     level: float = 0.995  # bootstrap CI of the variance slope
-    n_boot: int = 2000
+    n_boot: int = 1000
 
 
 VAR_PRESETS = {

@@ -60,14 +60,17 @@ def render_c3(v, outdir):
     fig.subplots_adjust(wspace=0.35)
     ax = axes[0]
     b = r.batch_sizes
-    for y, s, lab, col in (
-        (r.var_indep, r.slope, "independent", "C0"),
-        (r.var_shared, r.slope_shared, "shared", "C1"),
-    ):
-        ax.loglog(
-            b, y, "o", color=col, label=f"{lab}: slope {s.mean:.3f} [{s.low:.3f}, {s.high:.3f}]"
-        )
-        _anchored(ax, b, y, s.mean, color=col, lw=1)
+    s = r.slope
+    ax.loglog(
+        b,
+        r.var_indep,
+        "o",
+        color="C0",
+        label=f"independent: slope {s.mean:.3f} [{s.low:.3f}, {s.high:.3f}]",
+    )
+    _anchored(ax, b, r.var_indep, s.mean, color="C0", lw=1)
+    ax.loglog(b, r.var_shared, "o", color="C1", label=f"shared: slope {r.slope_shared:.3f}")
+    _anchored(ax, b, r.var_shared, r.slope_shared, color="C1", lw=1)
     ax.loglog(b, r.var_indep[0] / b**0.5, "k:", label="control $B^{-1/2}$")
     ax.set_xlabel("task batch $B$")
     ax.set_ylabel(r"$\mathrm{tr\,Cov}$ of the $B$-task mean")

@@ -11,7 +11,7 @@ Results derived here (sympy only):
   :math:`M_N`-Lipschitz with :math:`M_N = (1+\alpha L)M_{N-1} + \alpha\rho(1+\alpha L)^{2(N-1)}`;
   solving the recursion gives
   :math:`L_N = (1+\alpha L)^{2N}L + (\rho G/L)(1+\alpha L)^{N-1}((1+\alpha L)^N-1)`,
-  which is CLAIMS.md's form and equals C1 at :math:`N=1`.
+  which is the form claimed in C2 and equals C1 at :math:`N=1`.
 - **Task batch (C3).** The mean of :math:`B` iid meta-gradients has variance :math:`\sigma^2/B`.
 - **Rate (C4).** The descent lemma with :math:`\beta\le 1/L` gives
   :math:`\frac1T\sum_t\|\nabla F(w_t)\|^2 \le 2\Delta/(\beta T) + L\beta\sigma^2`, balanced by
@@ -140,7 +140,7 @@ def derive_multi_step() -> dict:
 
 
 def multi_step_claimed():
-    r"""CLAIMS.md's C2 form, typed from the claim (compared against the derivation)."""
+    r"""The form claimed in C2, typed from the claim (compared against the derivation)."""
     q = 1 + alpha * L
     return q ** (2 * N) * L + (rho * G / L) * q ** (N - 1) * (q**N - 1)
 
