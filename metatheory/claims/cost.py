@@ -389,9 +389,9 @@ def check_g6(r: ex.MemorySweepResult) -> Verdict:
         note = (
             f"Correction ({r.backend}, {r.versions}): jax.checkpoint on the inner step cuts "
             f"memory only when the inner loop is a lax.scan ({100 * save_scan:.0f}% less at "
-            f"N = {nm[-1]}); on the unrolled Python loop XLA's compiled program keeps the same "
-            f"buffers ({100 * save_unrolled:.1f}% saved, {100 * r.ckpt_flops_extra[-1]:.1f}% "
-            "more FLOPs)."
+            f"N = {nm[-1]}); on the fully unrolled loop (unroll=True) XLA's compiled program "
+            f"keeps the same buffers ({100 * save_unrolled:.1f}% saved, "
+            f"{100 * r.ckpt_flops_extra[-1]:.1f}% more FLOPs)."
         )
     crossover = (y["imaml"][-1] - fit["maml"].intercept) / fit["maml"].per_step
     return Verdict.of(

@@ -107,8 +107,10 @@ MEMORY_PRESETS = {
 }
 """G6, and G7's memory sub-check (the iMAML rows are one experiment, shared through the
 cache). Quick: MAML variants at N = 2, 3, 4 and iMAML at N = 2, 4 (one compiled program per
-N: the iMAML program takes ~10 s to compile) on a width drawn from {16, 32} and B from
-{8, 16};
+N: the iMAML program takes 10 s to minutes to compile) with w = 16 and B = 8. Compiled memory
+depends on the shapes only, so with fixed shapes the key changes the data, not the programs:
+G6's calibration seeds reuse one set of compilations (memoized by shape) and measure one
+instance; drawing the shapes too would multiply the compile time by the number of shapes;
 full: Finn's 1-40-40-1 with 25 tasks."""
 
 
