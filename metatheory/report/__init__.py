@@ -105,7 +105,7 @@ def format_table(verdicts, width: int = 100) -> str:
         "measured": 19,
         "tolerance": 12,
         "verdict": 10,
-        "seconds": 6,
+        "seconds": 7,
     }
     gaps = 2 * (len(COLUMNS) - 1)
     flex = ("statement", "predicted", "measured", "tolerance")
