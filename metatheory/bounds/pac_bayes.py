@@ -109,6 +109,12 @@ def gaussian_kl(mu_q, sigma_q, mu_p, sigma_p):
     :math:`r_j = \sigma_{q,j}^2/\sigma_{p,j}^2`; ``r - 1 - ln r`` is evaluated as
     ``expm1(t) - t`` with ``t = 2 ln(sigma_q / sigma_p)``. Scalars count as one coordinate.
     Means must be finite and standard deviations in (0, inf).
+
+    Args:
+        mu_q: posterior mean, finite (array; the last axis is summed).
+        sigma_q: posterior standard deviation, in (0, inf).
+        mu_p: prior mean, finite.
+        sigma_p: prior standard deviation, in (0, inf).
     """
     v = Args()
     fin = dict(low=-math.inf, high=math.inf, low_open=True, high_open=True)
@@ -141,6 +147,12 @@ def mcallester_bound(emp_risk, kl, m, delta):
     :math:`er(Q) \le \hat{er}(Q) + \sqrt{(KL(Q\|P) + \ln(2\sqrt m/\delta))/(2m)}`.
     Not clipped at 1 (a value above 1 is vacuous). Maurer states the :math:`2\sqrt m` moment
     bound for ``m >= 8``; ``m >= 2`` is accepted, as for the meta-bounds.
+
+    Args:
+        emp_risk: empirical risk of the posterior on the m samples, in [0, 1].
+        kl: KL(posterior || prior), in [0, inf] (inf: a point-mass posterior, vacuous).
+        m: number of samples, a real number in [2, inf).
+        delta: confidence parameter (the bound holds with probability 1 - delta), in (0, 1).
     """
     v, (emp_risk, kl, m, delta) = _single_args(emp_risk, kl, m, delta)
     with v.errstate():
@@ -225,7 +237,14 @@ def kl_inverse_bound(emp_risk, kl, m, delta):
 
     :math:`er(Q) \le kl^{-1}(\hat{er}, c) = \sup\{p \in [\hat{er}, 1] : kl(\hat{er}\|p) \le c\}`,
     :math:`c = (KL + \ln(2\sqrt m/\delta))/m`; bisection to float64 resolution, at most 1,
-    never above :func:`mcallester_bound` (Pinsker).
+    never above :func:`mcallester_bound` (Pinsker). Its gradient comes from the implicit
+    function theorem on :math:`kl(\hat{er}\|p) = c` (``+inf`` in ``emp_risk`` at 0).
+
+    Args:
+        emp_risk: empirical risk of the posterior on the m samples, in [0, 1].
+        kl: KL(posterior || prior), in [0, inf] (inf: a point-mass posterior, vacuous).
+        m: number of samples, a real number in [2, inf).
+        delta: confidence parameter (the bound holds with probability 1 - delta), in (0, 1).
     """
     v, (emp_risk, kl, m, delta) = _single_args(emp_risk, kl, m, delta)
     xp = v.xp
@@ -281,6 +300,14 @@ def amit_meir_bound(emp_risk, n_tasks, m, kl_hyper, kl_task, delta) -> MetaBound
     (``emp_risk_i``, ``m_i``, ``kl_task_i``) and average each term over the task axis: the
     theorem's task term is the average of the per-task square roots. Returns
     :class:`MetaBound` ``(total, empirical, task_term, meta_term)``; not clipped at 1.
+
+    Args:
+        emp_risk: task-averaged empirical risk, in [0, 1].
+        n_tasks: number of observed tasks n, a real number in [2, inf).
+        m: samples per task (for unequal tasks see above), a real number in [2, inf).
+        kl_hyper: KL(hyperposterior || hyperprior), in [0, inf].
+        kl_task: E_P KL(Q_i || P), the task-level KL, in [0, inf].
+        delta: confidence parameter, in (0, 1).
     """
     v, xp, (emp, n, m, kh, kt, d) = _meta_args(emp_risk, n_tasks, m, kl_hyper, kl_task, delta)
     log2 = math.log(2.0)
@@ -306,6 +333,14 @@ def pentina_lampert_bound(emp_risk, n_tasks, m, kl_hyper, kl_task, delta) -> Met
     task average of :math:`E_{P\sim\mathcal Q}KL(Q_i\|P)`. Re-derived in
     :func:`metatheory.symbolic.pac_bayes.derive_pentina_lampert` (the :math:`\ln(2/\delta)`
     of the task level is kept; see there). Returns :class:`MetaBound`; not clipped at 1.
+
+    Args:
+        emp_risk: task-averaged empirical risk, in [0, 1].
+        n_tasks: number of observed tasks n, a real number in [2, inf).
+        m: harmonic mean of the tasks' sample sizes, a real number in [2, inf).
+        kl_hyper: KL(hyperposterior || hyperprior), in [0, inf].
+        kl_task: E_P KL(Q_i || P), the task-level KL, in [0, inf].
+        delta: confidence parameter, in (0, 1).
     """
     v, xp, (emp, n, m, kh, kt, d) = _meta_args(emp_risk, n_tasks, m, kl_hyper, kl_task, delta)
     log_2_delta = math.log(2.0) - xp.log(d)
