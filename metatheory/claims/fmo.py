@@ -55,6 +55,9 @@ Z_BIAS = 4.0
 """|mean − exact|/s.e. per coordinate and batch size: the replicate means are averages of
 2048 iid vectors (CLT), two-sided P(|z| > 4) = 6.3e-5; over 2 coordinates × 3 batch sizes ×
 2 estimators the family-wise false-alarm level is 0.8e-3."""
+QUAD_TOL = 1e-8
+"""Gauss–Hermite quadrature of C3's exact means with 24 nodes per noise variable is exact to
+rounding for these trigonometric integrands (~1e-13); a shared-batch bias above 1e-8 is real."""
 LEVEL_C4 = 0.01
 """C4's rate slope: a 99% percentile-bootstrap CI over the 32 seeds (quick)."""
 STATIONARY_TOL = 1e-10
@@ -360,10 +363,10 @@ def check_c3(r: ex.VarResult) -> Verdict:
                 level=0.4e-3,
             ),
             Check(
-                "shared-bias-resolved",
-                bias > Z_BIAS * se,
-                f"exact shared bias {bias:.4f} vs s.e. {se:.4f}",
-                f"> {Z_BIAS} s.e.",
+                "shared-bias-nonzero",
+                bias > QUAD_TOL,
+                f"exact shared bias {bias:.4f} (Monte Carlo s.e. {se:.4f})",
+                f"> {QUAD_TOL:g} (quadrature)",
             ),
             Check(
                 "control: variance slope −1/2",
