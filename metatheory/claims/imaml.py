@@ -27,14 +27,26 @@ FD_TOL = 1e-6
 quadratics, where phi* is linear in theta; 1e-4 on the MLP, truncation O(h^2) ~ 1e-8) gives at
 most ~1e-7; 1e-6 leaves margin and still rejects the missing inverse by five orders."""
 RATE_TOL = 0.01
-"""Relative error of the fitted geometric rate of unrolled MAML vs rho = max|1 - alpha(lam+h_i)|:
-in the fitted window (errors 1e-3 .. 1e-9) the faster modes are below 1e-3 of the slowest, so
-the fitted rate is within a fraction of a percent; the rate without the proximal term differs
-by tens of percent."""
+"""Relative error of the decay rate of unrolled MAML's error at the end of its sweep,
+err_N / err_{N-1}, vs rho = max|1 - alpha(lam + h_i)|. The error is a sum of geometric modes;
+its local rate tends to the slowest, rho, with a deviation that shrinks like (rho_2/rho)^N;
+at the end of the sweep (rho^N = 1e-11 on the quadratic) that is a fraction of a percent, and
+err >= 1e-12 is computed to ~1e-4 relative. The rate without the proximal term differs by
+tens of percent. (A straight-line fit of log err over a window is biased towards the faster
+modes when rho_2 is close to rho: it is not used.)"""
 LIMIT_TOL = 1e-6
 """Unrolled MAML vs iMAML at N_max, where rho^N_max = 1e-11: nonlinear (MLP) terms add a factor
-up to N_max <= 3000, so the error is <= ~3e-8; 1e-6 keeps margin, while unrolling plain MAML
-(no proximal term) stays O(1) away."""
+up to N_max, so the error is <= ~3e-8; 1e-6 keeps margin, while unrolling plain MAML (no
+proximal term) stays O(1) away. Where the MLP's rho is so close to 1 that the sweep stops at
+its cap (3000 steps) before rho^N reaches 1e-11, the error must instead still be decaying at
+the predicted rate there (within RATE_TOL): a wrong limit makes it level off (local rate 1)."""
+
+
+def local_rate(err: np.ndarray) -> float:
+    """``err[-1] / err[-2]``: the decay rate at the end of a sweep."""
+    return float(err[-1] / err[-2])
+
+
 CG_SLACK = 1e-9
 """The CG bound is a theorem; the slack only absorbs float64 rounding of the A-norm errors."""
 CG_TIGHT = 10.0
@@ -173,8 +185,11 @@ def check_g7(r: ex.ImamlEvidence) -> Verdict:
         float(np.max(err / (2 * ((q - 1) / (q + 1)) ** np.arange(len(err)))))
         for err, q in zip(cg.errors, s4, strict=True)
     ]
-    rate_err = abs(un.rho_fit / un.rho - 1)
-    rate_err_ctl = abs(un.rho_fit / un.rho_control - 1)
+    rate = local_rate(un.err)
+    rate_err = abs(rate / un.rho - 1)
+    rate_err_ctl = abs(rate / un.rho_control - 1)
+    mlp_rate = local_rate(un.mlp_err)
+    mlp_limit = un.mlp_err[-1] <= LIMIT_TOL or abs(mlp_rate / un.mlp_rho - 1) <= RATE_TOL
     mem_slope = mem.fit.per_step
     max_ratio = max(float(np.max(x)) for x in ratios)
     checks = [
@@ -196,14 +211,15 @@ def check_g7(r: ex.ImamlEvidence) -> Verdict:
         Check(
             "unrolled rate",
             rate_err <= RATE_TOL,
-            f"fitted {un.rho_fit:.4f} vs ρ = {un.rho:.4f}",
+            f"{rate:.4f} at N = {un.n[-1]} vs ρ = {un.rho:.4f}",
             f"rel. ≤ {RATE_TOL:g}",
         ),
         Check(
             "unrolled limit",
-            un.err[-1] <= LIMIT_TOL and un.mlp_err[-1] <= LIMIT_TOL,
-            f"{un.err[-1]:.1e} (quadratic), {un.mlp_err[-1]:.1e} (MLP)",
-            f"≤ {LIMIT_TOL:g}",
+            un.err[-1] <= LIMIT_TOL and mlp_limit,
+            f"{un.err[-1]:.1e} (quadratic), {un.mlp_err[-1]:.1e} at N = {un.mlp_n[-1]} (MLP, "
+            f"decaying at {mlp_rate:.5f}, ρ = {un.mlp_rho:.5f})",
+            f"≤ {LIMIT_TOL:g}, or the MLP still at rate ρ (± {RATE_TOL:g})",
         ),
         Check(
             "κ of the test value",
@@ -260,7 +276,7 @@ def check_g7(r: ex.ImamlEvidence) -> Verdict:
         predicted=f"g = (I+H/λ)^{{-1}}∇L_Q(φ*); unrolled error ∝ ρ^N, ρ = {un.rho:.4f}; CG: "
         f"κ = {kappa_sym:g}, rate {rate_sym:.6f}, exact in {exact_iters}; memory slope 0",
         measured=f"rel. err {e.exact.max():.1e} (exact solve), {e.jac_fd.max():.1e} "
-        f"(FD of φ*), {e.mlp_fd:.1e} (MLP FD); fitted ρ {un.rho_fit:.4f}, unrolled → "
+        f"(FD of φ*), {e.mlp_fd:.1e} (MLP FD); decay rate {rate:.4f}, unrolled → "
         f"{un.err[-1]:.1e} / {un.mlp_err[-1]:.1e} (MLP); CG error/bound ≤ {max_ratio:.2f}, "
         f"bound/error ≥ {tight:.2f} on the Chebyshev spectrum, exact after "
         f"{cg.test_exact_iters}; memory slope {mem_slope:.3f} copies/step",
@@ -275,7 +291,8 @@ def check_g7(r: ex.ImamlEvidence) -> Verdict:
             "mlpfdcontrol": e.mlp_fd_control,
             "mlpmineig": e.mlp_min_eig,
             "rho": un.rho,
-            "rhofit": un.rho_fit,
+            "rhofit": rate,
+            "mlprate": mlp_rate,
             "rateerr": rate_err,
             "rhocontrol": un.rho_control,
             "fitlo": un.fit_lo,
