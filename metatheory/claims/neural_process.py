@@ -44,7 +44,7 @@ PREACTIVATION_MARGIN = 0.0
 (pre-activations > 0 at μ ± 8σ of both latent distributions)."""
 
 MODELS = ("cnp", "lnp")
-"""The claimed models; an attentive CNP (full preset) is reported beside them."""
+"""The claimed models; an attentive CNP (full preset) is measured beside them."""
 
 # --------------------------------------------------------------------------- mutants
 

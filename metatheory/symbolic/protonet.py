@@ -4,7 +4,7 @@ M1 (Snell et al. 2017, Sec. 2.4): :math:`-\|x - c_k\|^2 = 2c_k^\top x - \|c_k\|^
 the last term is common to all classes and cancels in the softmax, so prototypical networks
 are the linear classifier ``w_k = 2c_k``, ``b_k = -‖c_k‖²``. ``derive_linear(d, K)`` expands the
 squared distance for symbolic vectors and shows the two softmaxes are equal;
-``test_value()`` evaluates the CLAIMS.md example exactly.
+``test_value()`` evaluates the test value c₀ = (1, 0), c₁ = (0, 3), x = (1, 1) exactly.
 
 M2 (Banerjee et al. 2005, Prop. 1): for strictly convex differentiable ``φ`` and
 :math:`D_\phi(x, \mu) = \phi(x) - \phi(\mu) - \phi'(\mu)(x - \mu)`,
@@ -48,7 +48,7 @@ def derive_linear(d: int = 2, n_classes: int = 2):
 
 
 def test_value(c0=(1, 0), c1=(0, 3), x=(1, 1)):
-    """Exact ``p(y = 0 | x)`` and ``p(y = 1 | x)`` of the CLAIMS.md example (rationals in)."""
+    """Exact ``p(y = 0 | x)`` and ``p(y = 1 | x)`` of the test value (rationals in)."""
     x, c0, c1 = sp.Matrix(x), sp.Matrix(c0), sp.Matrix(c1)
     logits = [-((x - c).T * (x - c))[0] for c in (c0, c1)]
     z = sum(sp.exp(v) for v in logits)
