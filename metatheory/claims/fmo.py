@@ -39,7 +39,7 @@ BOUND_RTOL = 1e-9
 """A bound must hold up to float64 rounding: the Hessians and quotients are ~10 flops deep,
 rounding ~1e-15 relative; 1e-9 leaves margin and hides nothing of size."""
 POWER_RTOL = 1e-3
-"""HVP power iteration (200 steps quick, 2000 full; best of 2 random starts) vs the dense
+"""HVP power iteration (2000 steps; best of 2 random starts) vs the dense
 Hessian's largest |eigenvalue|: convergence is geometric in |λ2/λ1|, close to 1 at a few
 sampled points; 1e-3 relative."""
 TEST_TOL = 1e-12
