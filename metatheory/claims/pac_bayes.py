@@ -449,8 +449,9 @@ def check_p3(r: ex.PacCoverageResult) -> Verdict:
     What coverage cannot see: the measured per-event radius fractions (``task_used``,
     ``env_used``) stay far below 1, because McAllester's ln(N/δ') carries a factor N that
     Hoeffding's inequality does not need, so each event fails with probability ≤ δ'/N. A bound
-    that is too small by a union-bound factor (δ/n for δ/(2n): the task radius × ~0.97) or by
-    m for m−1 (× 0.995) still covers every draw; those mutants are P1's and P2's to catch.
+    that is too small by a union-bound factor (δ/n for δ/(2n): the task radius × ~0.98; δ for
+    δ/2: the environment radius × ~0.96) or by m for m−1 (× 0.995) still covers every draw;
+    those mutants are P1's and P2's to catch.
     """
     n = r.bound.size
     k = int(np.sum(r.bound >= r.transfer))
@@ -539,7 +540,7 @@ def check_p3(r: ex.PacCoverageResult) -> Verdict:
         },
         note="coverage cannot discriminate near-miss bounds: each union-bound event uses at "
         f"most {r.task_used.max():.2f} (task) and {r.env_used.max():.3f} (environment) of its "
-        "radius, so a union-bound factor (radius × ~0.97) or m for m−1 (× 0.995) cannot fail "
+        "radius, so a union-bound factor (radius × ~0.96–0.98) or m for m−1 (× 0.995) cannot fail "
         "it; P1/P2 catch those.",
         evidence=r,
     )
