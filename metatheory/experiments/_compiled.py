@@ -33,8 +33,8 @@ once for both claims). Compiled memory depends only on the shapes, which the key
 class MemoryConfig:
     n_inner: tuple[int, ...] = (2, 3, 4)  # MAML-family variants
     imaml_n_inner: tuple[int, ...] = (2, 4)  # iMAML, each N its own compiled program
-    widths: tuple[int, ...] = (16,)  # hidden width, drawn from these by the key
-    n_tasks: tuple[int, ...] = (8,)  # task batch B, drawn from these by the key
+    widths: tuple[int, ...] = (16, 32)  # hidden width, drawn from these by the key
+    n_tasks: tuple[int, ...] = (8, 16)  # task batch B, drawn from these by the key
     k_shot: int = 10
     alpha: float = 0.01
     beta: float = 1e-3

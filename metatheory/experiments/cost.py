@@ -100,7 +100,7 @@ for its residual) on a width drawn from {24, 40} and B from {10, 25} (compiled s
 are memoized by shape, so calibration seeds that draw the same shapes compile once); full:
 Finn's 1-40-40-1 with 25 tasks, N = 1..10, plus wall times."""
 MEMORY_PRESETS = {
-    "quick": MemoryConfig(),
+    "quick": MemoryConfig(widths=(16,), n_tasks=(8,)),
     "full": MemoryConfig(
         n_inner=tuple(range(1, 11)), imaml_n_inner=(1, 5, 10), widths=(40,), n_tasks=(25,)
     ),
