@@ -153,6 +153,8 @@ def render_c4(v, outdir):
     )
     ax.set_xlabel(r"inner step $\alpha$")
     ax.set_ylabel(r"$\|\nabla F(w_{FO})\|^2$")
+    for a_ in axes:
+        a_.xaxis.set_minor_formatter(report.plt.NullFormatter())
     ax.legend(fontsize=7, loc="upper left")
     report.savefig(fig, outdir, "c4-rate")
 
@@ -187,5 +189,8 @@ def render_c5(v, outdir):
     ax.loglog(b, sq[0] * np.ones(b.size), "r--", lw=0.8, label="control: no shrinkage (bias)")
     ax.set_xlabel("task batch $B$")
     ax.set_ylabel("squared gradient norm")
+    for a_ in axes:
+        a_.xaxis.set_minor_formatter(report.plt.NullFormatter())
+        a_.set_xticks(b, [str(x) for x in b])
     ax.legend(fontsize=7)
     report.savefig(fig, outdir, "c5-fmo-rule")
