@@ -41,6 +41,7 @@ def render_b2(v, outdir):
         ax.semilogx(r.checkpoints, r.closed[m], "o-", ms=3, color=_COLORS[m], label=_LABELS[m])
     ax.axhline(GAP_FRACTION, color="0.5", ls="--", lw=0.8, label="stated gap (half-way)")
     ax.axhline(0.0, color="0.5", ls=":", lw=0.8)
+    ax.xaxis.set_minor_formatter(report.plt.NullFormatter())
     ax.set_xlabel("training steps")
     ax.set_ylabel("closed share of the NLL gap")
     ax.set_ylim(min(0.0, min(r.closed[m].min() for m in models)) - 0.05, 1.0)
@@ -65,7 +66,7 @@ def render_b2(v, outdir):
     report.savefig(fig, outdir, "b2-nll-context")
 
     # training losses and the LNP's estimators against the closed forms
-    fig, (ax, ax2) = report.plt.subplots(1, 2, figsize=(7.5, 2.8))
+    fig, (ax, ax2) = report.plt.subplots(1, 2, figsize=(7.5, 2.8), layout="constrained")
     for m in models:
         ax.semilogx(r.loss_steps, r.loss[m], color=_COLORS[m], label=_LABELS[m])
         fit = r.trend[m]
