@@ -15,7 +15,7 @@ def test_g3_bounds_attained_and_mlp_bounded(verdict):
     assert np.all(np.abs(np.abs(r.quad_bias[1]) - b["general"]) <= EXACT_TOL * b["general"])
     assert np.all(r.mlp_bias <= b["mlp"])
     assert r.slope_err.max() <= COEF_TOL
-    assert v.numbers["gap"] > 2  # (1 + aL)^N - 1 is far from N aL in the tested range
+    assert v.numbers["gap"] > 1.5  # (1 + aL)^N - 1 is far from N aL in the tested range
     assert v.verdict == get("G3").expected == "holds", v.failed
 
 
