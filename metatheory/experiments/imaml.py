@@ -77,7 +77,8 @@ class ImamlConfig:
     cg_test_eigs: tuple[float, ...] = (1.0, 10.0, 100.0)  # test value, lambda = 1
     cg_spread_dim: int = 100
     cg_iters: int = 40
-    memory: MemoryConfig = field(default_factory=MemoryConfig)  # G6's sweep (shared)
+    # G6's quick memory sweep (shared through the cache): fixed shapes w = 16, B = 8
+    memory: MemoryConfig = field(default_factory=lambda: MemoryConfig(widths=(16,), n_tasks=(8,)))
 
 
 PRESETS = {
