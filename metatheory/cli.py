@@ -4,9 +4,11 @@
   metatheory verify [ID ...] [--json P]   run checks, print the ledger, exit 0 iff all as expected
   metatheory calibrate [ID ...] [--seeds S] [--json P] [--full]
                                           false alarms and power of each check over S seeds
-  metatheory figures [--full]             write figures and equations to paper/generated/
-  metatheory paper [--full]               write paper/generated/ and build paper/main.pdf
-  metatheory reproduce [--full]           verify everything, figures, JSON and the paper
+  metatheory figures [--fresh [--full]]   figures, tables, macros -> paper/generated/ (from the
+                                          committed results in paper/results/ unless --fresh)
+  metatheory paper [--fresh [--full]]     the same, then build paper/main.pdf
+  metatheory reproduce [--full]           verify every claim, JSON ledger, then the paper;
+                                          --full stores the run in paper/results/
   metatheory bound NAME --arg V ...       evaluate one calculator of metatheory.bounds
 
 Bad arguments give one line on stderr and exit code 2 (before any work starts); Ctrl-C
@@ -26,8 +28,6 @@ from pathlib import Path
 from metatheory import claims
 
 CACHE = Path(".metatheory-cache")
-FULL_LEDGER = Path("results") / "ledger-full.json"
-"""The paper-scale ledger (``--full``), relative to the paper directory; it is committed."""
 
 
 class _Usage(Exception):
@@ -141,24 +141,33 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
-def _generate(args, *, build: bool):
-    import json
+def _generate(args, *, build: bool, run: bool = False):
+    """Render ``paper/generated`` and optionally build the PDF.
 
+    By default every figure, table and macro is rendered from the committed paper-scale
+    results (``paper/results/``) without rerunning a claim. ``--fresh`` (or ``run=True``)
+    runs the claims first (quick presets, or ``--full``) and renders from that run; a
+    ``--full`` run is also stored as the committed results."""
     from metatheory import report
 
     paper = _paper_dir(args.paper_dir)
-    verdicts = _run_claims(getattr(args, "ids", []), "full" if args.full else "quick", cache=True)
-    full_json = paper / FULL_LEDGER
-    if args.full:
-        # a paper-scale run refreshes the committed paper-scale ledger, claim by claim
-        rows = {r["id"]: r for r in json.loads(full_json.read_text())} if full_json.exists() else {}
-        rows.update({r["id"]: r for r in report.ledger_rows(verdicts)})
-        full_json.parent.mkdir(parents=True, exist_ok=True)
-        ordered = [rows[c] for c in claims.ids() if c in rows]
-        full_json.write_text(json.dumps(ordered, indent=2) + "\n")
-    full_rows = json.loads(full_json.read_text()) if full_json.exists() else None
-    report.write_generated(verdicts, paper / "generated", full_rows=full_rows)
-    print(f"wrote {paper / 'generated'}")
+    preset = "full" if args.full else "quick"
+    verdicts = []
+    if run or getattr(args, "fresh", False):
+        verdicts = _run_claims(getattr(args, "ids", []), preset, cache=True)
+        if args.full:
+            report.store_results(verdicts, paper / report.RESULTS, "full")
+            print(f"stored the run under {paper / report.RESULTS}")
+    if getattr(args, "fresh", False):
+        report.write_generated(verdicts, paper / "generated")
+        source = f"a fresh {preset} run"
+    else:
+        stored = report.write_paper_from_results(paper, "full")
+        missing = sorted(set(claims.ids()) - {v.id for v in stored})
+        source = f"the committed results in {paper / report.RESULTS}"
+        if missing:
+            print(f"no committed results for {', '.join(missing)}", file=sys.stderr)
+    print(f"wrote {paper / 'generated'} from {source}")
     if not build:
         return verdicts, None
     try:
@@ -196,7 +205,7 @@ def cmd_reproduce(args) -> int:
     from metatheory import report
 
     out = _out_path("reproduce", args.json)
-    verdicts, problem = _generate(args, build=True)
+    verdicts, problem = _generate(args, build=True, run=True)
     print(report.format_table(verdicts))
     report.write_json(verdicts, out)
     print(f"wrote {out}")
@@ -353,8 +362,17 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         q = sub.add_parser(name, help=hlp)
         if name != "reproduce":
-            q.add_argument("ids", nargs="*", metavar="ID", help="only these claims (default: all)")
-        q.add_argument("--full", action="store_true", help="paper-scale preset")
+            q.add_argument("ids", nargs="*", metavar="ID", help="with --fresh: only these claims")
+            q.add_argument(
+                "--fresh",
+                action="store_true",
+                help="run the claims and render from that run (default: the committed results)",
+            )
+        q.add_argument(
+            "--full",
+            action="store_true",
+            help="paper-scale presets (reproduce --full stores the run under paper/results/)",
+        )
         q.add_argument("--paper-dir", default="paper", metavar="DIR")
         if name == "reproduce":
             q.add_argument("--json", default="ledger.json", metavar="PATH")
