@@ -50,9 +50,12 @@ class GradConfig:
     n_directions: int = 6
     fd_step: float = 1e-5
     loop_tasks: int = 5
+    truncation_n: tuple[int, ...] = (1, 2, 5)  # G2: inner steps N of the truncation cases
 
 
-QUICK = GradConfig()
+QUICK = GradConfig(
+    n_inner=(1, 3, 6), n_tasks=3, n_directions=4, loop_tasks=3, truncation_n=(1, 3)
+)
 FULL = GradConfig(
     n_tasks=32, mlp_sizes=(1, 40, 40, 1), mlp_alpha=1e-3, n_directions=32, loop_tasks=25
 )
@@ -211,7 +214,7 @@ def truncated_products(config: GradConfig, key: jax.Array) -> TruncResult:
         s, q = jax.tree_util.tree_map(lambda a: a[0], (s, q))
         mlp = ("mlp", nets.mse_loss, params, s, q, c.mlp_alpha * 5)
         for name, loss_fn, p0, s_, q_, alpha in (lin, mlp):
-            for n in (1, 2, 5):
+            for n in c.truncation_n:
                 flat0, unravel = ravel_pytree(p0)
                 iters = [flat0]
                 for _ in range(n):
