@@ -57,21 +57,27 @@ def map_seeds(experiment, config, seeds, *, mesh=None) -> list:
     vmapped over the seeds' keys, with the seed axis sharded over ``mesh`` (default: every
     JAX device, so a GPU machine's devices, or several hosts after
     ``jax.distributed.initialize``, share the sweep); keys are padded to a multiple of the
-    device count. Other experiments run seed by seed (each one cached by
-    :func:`~metatheory.experiments.experiment`).
+    device count. Other experiments run seed by seed. Either way, results already in the
+    active experiment cache are reused and new ones are stored there.
     """
+    from metatheory import experiments
+
     seeds = [int(s) for s in seeds]
     core = getattr(experiment, "core", None)
     if core is None or not seeds:
         return [experiment(config, jax.random.key(s)) for s in seeds]
-    mesh = seed_mesh() if mesh is None else mesh
-    n_dev = mesh.devices.size
-    padded = seeds + [seeds[-1]] * (-len(seeds) % n_dev)
-    keys = jax.vmap(jax.random.key)(np.asarray(padded, np.uint32))
-    keys = jax.device_put(keys, NamedSharding(mesh, PartitionSpec("seeds")))
-    out = jax.jit(jax.vmap(lambda k: core(config, k)))(keys)
-    out = jax.device_get(out)
-    return [
-        experiment.finish(config, jax.tree_util.tree_map(lambda a, i=i: a[i], out))
-        for i in range(len(seeds))
-    ]
+    found = {s: experiments.lookup(experiment, config, jax.random.key(s)) for s in seeds}
+    todo = [s for s in seeds if not found[s][0]]
+    out = {s: r for s, (hit, r) in found.items() if hit}
+    if todo:
+        mesh = seed_mesh() if mesh is None else mesh
+        n_dev = mesh.devices.size
+        padded = todo + [todo[-1]] * (-len(todo) % n_dev)
+        keys = jax.vmap(jax.random.key)(np.asarray(padded, np.uint32))
+        keys = jax.device_put(keys, NamedSharding(mesh, PartitionSpec("seeds")))
+        arrays = jax.device_get(jax.jit(jax.vmap(lambda k: core(config, k)))(keys))
+        for i, s in enumerate(todo):
+            res = experiment.finish(config, jax.tree_util.tree_map(lambda a, i=i: a[i], arrays))
+            experiments.remember(experiment, config, jax.random.key(s), res)
+            out[s] = res
+    return [out[s] for s in seeds]

@@ -20,6 +20,7 @@ import contextvars
 import functools
 import hashlib
 import inspect
+import os
 import pickle
 import sys
 import types
@@ -28,7 +29,16 @@ from pathlib import Path
 import jax
 import numpy as np
 
-__all__ = ["experiment", "vmappable", "caching", "module_closure", "source_hash", "active_mutant"]
+__all__ = [
+    "experiment",
+    "vmappable",
+    "caching",
+    "lookup",
+    "remember",
+    "module_closure",
+    "source_hash",
+    "active_mutant",
+]
 
 _CACHE: contextvars.ContextVar = contextvars.ContextVar("metatheory_cache", default=None)
 _MUTANT: contextvars.ContextVar = contextvars.ContextVar("metatheory_mutant", default=None)
@@ -105,6 +115,52 @@ def _cache_key(fn, config, key) -> str | None:
     return h.hexdigest()[:24]
 
 
+def _path(store, fn, k):
+    if store["dir"] is None:
+        return None
+    return store["dir"] / "experiments" / f"{fn.__module__}.{fn.__qualname__}-{k}.pkl"
+
+
+def lookup(fn, config, key):
+    """``(True, result)`` if the active cache holds ``fn(config, key)``, else ``(False, None)``."""
+    store = _CACHE.get()
+    if store is None:
+        return False, None
+    k = _cache_key(fn, config, key)
+    if k in store["mem"]:
+        return True, store["mem"][k]
+    path = _path(store, fn, k)
+    if path is not None and path.exists():
+        try:
+            res = pickle.loads(path.read_bytes())
+        except Exception:  # a truncated file from an interrupted run: recompute
+            return False, None
+        store["mem"][k] = res
+        return True, res
+    return False, None
+
+
+def remember(fn, config, key, res) -> None:
+    """Store ``res = fn(config, key)`` in the active cache (memory, and disk if it has one)."""
+    store = _CACHE.get()
+    if store is None:
+        return
+    k = _cache_key(fn, config, key)
+    store["computed"] += 1
+    store["mem"][k] = res
+    path = _path(store, fn, k)
+    if path is None:
+        return
+    try:
+        blob = pickle.dumps(res)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(blob)
+    tmp.replace(path)
+
+
 def experiment(fn):
     """Mark ``fn(config, key) -> Result`` as an experiment: results cached inside
     :func:`caching` blocks (see the module docstring)."""
@@ -114,35 +170,11 @@ def experiment(fn):
 
     @functools.wraps(fn)
     def wrapper(config, key):
-        store = _CACHE.get()
-        if store is None:
-            return fn(config, key)
-        k = _cache_key(fn, config, key)
-        if k in store["mem"]:
-            return store["mem"][k]
-        path = None
-        if store["dir"] is not None:
-            path = store["dir"] / "experiments" / f"{fn.__module__}.{fn.__qualname__}-{k}.pkl"
-            if path.exists():
-                try:
-                    res = pickle.loads(path.read_bytes())
-                except Exception:  # a truncated file from an interrupted run: recompute
-                    res = None
-                if res is not None:
-                    store["mem"][k] = res
-                    return res
+        hit, res = lookup(fn, config, key)
+        if hit:
+            return res
         res = fn(config, key)
-        store["computed"] += 1
-        store["mem"][k] = res
-        if path is not None:
-            try:
-                blob = pickle.dumps(res)
-            except (pickle.PicklingError, TypeError, AttributeError):
-                return res
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(blob)
-            tmp.replace(path)
+        remember(fn, config, key, res)
         return res
 
     wrapper.is_experiment = True
