@@ -101,7 +101,7 @@ def calibrate_claim(
     log(f"{cid} true code ")
     true = _runs(cid, preset, None, seed_list, cache_dir, log)
     k_fa = sum(r["verdict"] == "fails" for r in true)
-    expected = c.expected
+    expected = c.expected_for(preset)
     unexpected = sum(r["verdict"] not in (expected, "fails") for r in true)
     design = _design_level(cid, preset)
     row = {

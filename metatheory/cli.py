@@ -70,7 +70,7 @@ def _run_claims(cids, preset, *, cache: bool, quiet: bool = False):
 
 
 def _all_expected(verdicts) -> bool:
-    return all(v.verdict == claims.get(v.id).expected for v in verdicts)
+    return all(v.verdict == claims.get(v.id).expected_for(v.preset) for v in verdicts)
 
 
 def _paper_dir(arg: str) -> Path:
@@ -116,7 +116,7 @@ def cmd_verify(args) -> int:
         print(f"wrote {out}")
     ok = _all_expected(verdicts)
     if not ok:
-        bad = [v.id for v in verdicts if v.verdict != claims.get(v.id).expected]
+        bad = [v.id for v in verdicts if v.verdict != claims.get(v.id).expected_for(v.preset)]
         print(f"not as expected: {', '.join(bad)}", file=sys.stderr)
     return 0 if ok else 1
 
@@ -211,7 +211,7 @@ def cmd_reproduce(args) -> int:
     print(f"wrote {out}")
     ok = _all_expected(verdicts)
     if not ok:
-        bad = [v.id for v in verdicts if v.verdict != claims.get(v.id).expected]
+        bad = [v.id for v in verdicts if v.verdict != claims.get(v.id).expected_for(v.preset)]
         print(f"not as expected: {', '.join(bad)}", file=sys.stderr)
     if problem:
         print(f"metatheory reproduce: {problem}", file=sys.stderr)

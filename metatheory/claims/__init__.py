@@ -171,7 +171,7 @@ class Claim:
     family: str
     statement: str
     source: str
-    expected_: str | Callable[[], str]
+    expected_: str | Callable[[], str] | dict
     check: Callable[[Any], Verdict]
     experiment: Callable
     presets: dict
@@ -182,8 +182,15 @@ class Claim:
 
     @property
     def expected(self) -> str:
-        """The verdict the evidence supports on this machine (may depend on the backend)."""
-        e = self.expected_() if callable(self.expected_) else self.expected_
+        """The verdict the evidence of the quick preset supports on this machine."""
+        return self.expected_for("quick")
+
+    def expected_for(self, preset: str) -> str:
+        """The verdict the evidence of ``preset`` supports on this machine (it may depend on
+        the backend, or on the scale: a correction may show only at paper scale)."""
+        e = self.expected_
+        e = e[preset] if isinstance(e, dict) else e
+        e = e() if callable(e) else e
         if e not in VERDICTS[:3]:
             raise ValueError(f"expected verdict of {self.id} must be one of {VERDICTS[:3]}")
         return e
@@ -209,17 +216,20 @@ def claim(
     seed: int,
     mutants: Sequence[Mutant],
     latex: str = "",
-    expected: str | Callable[[], str] = "holds",
+    expected: str | Callable[[], str] | dict = "holds",
     statistical: bool = False,
 ):
     """Register the decorated ``check(result) -> Verdict`` as claim ``id``.
 
     ``experiment(presets[preset], jax.random.key(seed))`` produces the result; ``expected``
-    is the verdict the evidence supports (a callable when it depends on the backend);
+    is the verdict the evidence supports (a callable when it depends on the backend, a dict
+    ``{"quick": ..., "full": ...}`` when it depends on the scale);
     ``statistical`` marks checks whose false-alarm rate is not zero by design (calibrated
     over ≥ 50 seeds). ``mutants``: at least two plausible bugs the check must reject.
     """
-    if not callable(expected) and expected not in VERDICTS[:3]:
+    if isinstance(expected, dict) and set(expected) != set(PRESETS):
+        raise ValueError(f"expected per preset must name {PRESETS}, got {sorted(expected)}")
+    if not callable(expected) and not isinstance(expected, dict) and expected not in VERDICTS[:3]:
         raise ValueError(f"expected must be one of {VERDICTS[:3]}, got {expected!r}")
     missing = [p for p in PRESETS if p not in presets]
     if missing:

@@ -268,6 +268,9 @@ def _quantile(a, q):
     presets=ex.PRESETS,
     seed=9,
     statistical=True,
+    # the published comparison is judged only at paper scale, where test-time descent with
+    # Finn's alpha diverges on a few tasks (the correction); the quick preset cannot see it
+    expected={"quick": "holds", "full": "holds-with-correction"},
     mutants=[
         mutants.maml_off_by_one(-1),
         mutants.maml_alpha_scaled(0.5),

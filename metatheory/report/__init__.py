@@ -59,7 +59,7 @@ def ledger_rows(verdicts) -> list[dict]:
                 "measured": v.measured,
                 "tolerance": v.tolerance,
                 "verdict": v.verdict,
-                "expected": c.expected,
+                "expected": c.expected_for(v.preset),
                 "seconds": round(float(v.seconds), 3),
                 "source": c.source,
                 "control": v.control,
