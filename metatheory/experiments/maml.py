@@ -15,14 +15,14 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from metatheory import nets
-from metatheory.experiments import experiment
-from metatheory.numerics import flatten, rel_err_norm
 from metatheory.autodiff import dense_hessian
+from metatheory.experiments import experiment
 from metatheory.learners.maml import (
     batched_maml_meta_gradient,
     maml_meta_gradient,
     maml_meta_loss,
 )
+from metatheory.numerics import flatten, rel_err_norm
 from metatheory.tasks import linear, sinusoid
 
 __all__ = [
@@ -53,9 +53,7 @@ class GradConfig:
     truncation_n: tuple[int, ...] = (1, 2, 5)  # G2: inner steps N of the truncation cases
 
 
-QUICK = GradConfig(
-    n_inner=(1, 3, 6), n_tasks=3, n_directions=4, loop_tasks=3, truncation_n=(1, 3)
-)
+QUICK = GradConfig(n_inner=(1, 3, 6), n_tasks=3, n_directions=4, loop_tasks=3, truncation_n=(1, 3))
 FULL = GradConfig(
     n_tasks=32, mlp_sizes=(1, 40, 40, 1), mlp_alpha=1e-3, n_directions=32, loop_tasks=25
 )
