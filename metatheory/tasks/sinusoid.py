@@ -15,9 +15,8 @@ best task-agnostic predictor is the conditional mean
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
