@@ -75,6 +75,7 @@ def test_paper_without_latexmk_exits_nonzero_with_a_clear_last_line(monkeypatch,
     (tmp_path / "main.tex").write_text("\\documentclass{article}")
     monkeypatch.setattr(cli, "_run_claims", lambda *a, **k: _fake_verdicts())
     monkeypatch.setattr(report, "write_generated", lambda *a, **k: None)
+    monkeypatch.setattr(report, "write_paper_from_results", lambda *a, **k: _fake_verdicts())
     monkeypatch.setattr(report, "build_pdf", lambda paper: None)
     assert cli.main(["paper", "--paper-dir", str(tmp_path)]) == 1
     last = capsys.readouterr().err.strip().splitlines()[-1]
@@ -91,6 +92,7 @@ def test_paper_with_failing_latexmk_exits_nonzero(monkeypatch, tmp_path, capsys)
     (tmp_path / "main.tex").write_text("x")
     monkeypatch.setattr(cli, "_run_claims", lambda *a, **k: _fake_verdicts())
     monkeypatch.setattr(report, "write_generated", lambda *a, **k: None)
+    monkeypatch.setattr(report, "write_paper_from_results", lambda *a, **k: _fake_verdicts())
 
     def fails(paper):
         raise RuntimeError("latexmk failed in paper:\n! Undefined control sequence.")
