@@ -75,7 +75,11 @@ def map_seeds(experiment, config, seeds, *, mesh=None) -> list:
         padded = todo + [todo[-1]] * (-len(todo) % n_dev)
         keys = jax.vmap(jax.random.key)(np.asarray(padded, np.uint32))
         keys = jax.device_put(keys, NamedSharding(mesh, PartitionSpec("seeds")))
-        arrays = jax.device_get(jax.jit(jax.vmap(lambda k: core(config, k)))(keys))
+        run = jax.jit(
+            jax.vmap(lambda k: core(config, k)),
+            compiler_options=getattr(experiment, "compiler_options", None),
+        )
+        arrays = jax.device_get(run(keys))
         for i, s in enumerate(todo):
             res = experiment.finish(config, jax.tree_util.tree_map(lambda a, i=i: a[i], arrays))
             experiments.remember(experiment, config, jax.random.key(s), res)

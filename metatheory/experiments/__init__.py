@@ -38,7 +38,14 @@ __all__ = [
     "module_closure",
     "source_hash",
     "active_mutant",
+    "LONG_RUNNING",
 ]
+
+LONG_RUNNING = {"xla_backend_optimization_level": 2}
+"""``compiler_options`` for the experiments whose run time dominates their compile time (the
+long SGD runs of C3–C5): XLA's default backend optimization whatever ``XLA_FLAGS`` says. The
+test suite lowers the process default to LLVM -O0, which halves compile time elsewhere but would
+triple the run time of these programs."""
 
 _CACHE: contextvars.ContextVar = contextvars.ContextVar("metatheory_cache", default=None)
 _MUTANT: contextvars.ContextVar = contextvars.ContextVar("metatheory_mutant", default=None)
@@ -51,13 +58,33 @@ def active_mutant():
 
 @contextlib.contextmanager
 def caching(directory: Path | None = None):
-    """Cache experiment results inside the block: in memory, and on disk under ``directory``."""
+    """Cache experiment results inside the block: in memory, and on disk under ``directory``.
+
+    With a directory, XLA's compiled programs are also kept there (JAX's persistent compilation
+    cache, ``directory/xla``, unless one is configured already): a mutant run clears JAX's
+    in-memory caches, and the programs it did not change (random draws, evaluation code) are
+    then loaded instead of recompiled. The cache is keyed by the program, the XLA flags and
+    the jax/jaxlib versions, so it never changes a result."""
     store = {"mem": {}, "dir": Path(directory) if directory is not None else None, "computed": 0}
     token = _CACHE.set(store)
+    saved = None
+    if store["dir"] is not None and not jax.config.jax_compilation_cache_dir:
+        names = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs")
+        saved = {n: getattr(jax.config, n) for n in names}
+        jax.config.update(names[0], str(store["dir"] / "xla"))
+        jax.config.update(names[1], XLA_CACHE_MIN_SECONDS)
     try:
         yield store
     finally:
         _CACHE.reset(token)
+        for n, v in (saved or {}).items():
+            jax.config.update(n, v)
+
+
+XLA_CACHE_MIN_SECONDS = 0.05
+"""Programs that compile faster than this are not written to the persistent cache (loading
+one costs about a millisecond; JAX's default threshold, one second, skips the many small
+programs that dominate a mutant run's recompilation)."""
 
 
 def module_closure(name: str) -> frozenset[str]:
@@ -181,19 +208,27 @@ def experiment(fn):
     return wrapper
 
 
-def vmappable(core, finish):
+def vmappable(core, finish, *, compiler_options=None):
     """An experiment ``finish(config, core(config, key))`` whose ``core`` is pure JAX over
     ``key`` (no Python control flow on traced values), so seeds can be vmapped and sharded.
 
-    The returned function is an :func:`experiment`; ``.core`` and ``.finish`` stay reachable
-    for :func:`metatheory.parallel.map_seeds`."""
+    The returned function is an :func:`experiment`; ``.core``, ``.finish`` and
+    ``.compiler_options`` stay reachable for :func:`metatheory.parallel.map_seeds`.
+    ``compiler_options`` (e.g. :data:`LONG_RUNNING`) go to the top-level ``jax.jit`` that runs
+    ``core`` (JAX accepts them only there, not on a jit nested in a vmap)."""
+    top = (
+        core
+        if compiler_options is None
+        else jax.jit(core, static_argnums=0, compiler_options=compiler_options)
+    )
 
     def run(config, key):
-        return finish(config, core(config, key))
+        return finish(config, top(config, key))
 
     run.__name__ = run.__qualname__ = core.__name__.removesuffix("_core")
     run.__module__ = core.__module__
     run.__doc__ = core.__doc__
     wrapped = experiment(run)
     wrapped.core, wrapped.finish = core, finish
+    wrapped.compiler_options = compiler_options
     return wrapped

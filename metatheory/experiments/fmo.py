@@ -40,7 +40,7 @@ from metatheory.bounds.fmo import (
     maml_rate_bound,
     maml_smoothness,
 )
-from metatheory.experiments import experiment, vmappable
+from metatheory.experiments import LONG_RUNNING, experiment, vmappable
 from metatheory.learners.maml import batched_maml_meta_gradient, inner_adapt
 from metatheory.numerics import hessian_norm
 from metatheory.stats import bootstrap_ci, linear_fit
@@ -498,7 +498,9 @@ def _batch_variance_finish(config: VarConfig, a) -> VarResult:
     )
 
 
-batch_variance = vmappable(_batch_variance_core, _batch_variance_finish)
+batch_variance = vmappable(
+    _batch_variance_core, _batch_variance_finish, compiler_options=LONG_RUNNING
+)
 
 
 # ---------------------------------------------------------------- C4
@@ -715,7 +717,7 @@ def _rate_finish(config: RateConfig, a) -> RateResult:
     )
 
 
-rate = vmappable(_rate_core, _rate_finish)
+rate = vmappable(_rate_core, _rate_finish, compiler_options=LONG_RUNNING)
 
 
 # ---------------------------------------------------------------- C5
@@ -952,4 +954,4 @@ def _fmo_finish(config: FmoConfig, a) -> FmoResult:
     )
 
 
-fmo_rule = vmappable(_fmo_core, _fmo_finish)
+fmo_rule = vmappable(_fmo_core, _fmo_finish, compiler_options=LONG_RUNNING)
