@@ -43,7 +43,7 @@ def render_g3(v, outdir):
     ax.set_title(
         "solid: $(1+\\alpha L)^N-1$, dashed: $1-(1-\\alpha L)^N$, dotted: $N\\alpha L$", fontsize=8
     )
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=7)
     ratio = r.mlp_bias / b["mlp"]
     x = r.mlp_alpha[None] * r.mlp_l
     for i, n in enumerate(r.mlp_n_inner):

@@ -62,7 +62,7 @@ def render_b2(v, outdir):
     ax.set_ylim(r.gp_nll.mean(0).min() - 0.2, top)
     ax.set_xlabel("context size $n$")
     ax.set_ylabel("held-out NLL per target (nats)")
-    ax.legend(fontsize=6.5, loc="upper right")
+    ax.legend(fontsize=7, loc="upper right")
     report.savefig(fig, outdir, "b2-nll-context")
 
     # training losses and the LNP's estimators against the closed forms
@@ -88,7 +88,7 @@ def render_b2(v, outdir):
     ax2.set_xlabel("importance samples $K$")
     ax2.set_ylabel("nats per target")
     ax2.set_title("linear-Gaussian LNP: estimators vs closed forms", fontsize=8)
-    ax2.legend(fontsize=6.5, loc="lower right")
+    ax2.legend(fontsize=7, loc="lower right")
     report.savefig(fig, outdir, "b2-training")
 
     if not r.band:
@@ -114,5 +114,5 @@ def render_b2(v, outdir):
             ax.plot(r.band_tgt[t, :, 0], r.band_tgt[t, :, 1], "r+", ms=4, label="held-out targets")
             ax.set_title(f"task {t + 1}, {k} context points", fontsize=8)
             ax.tick_params(labelsize=7)
-    axes[0, 0].legend(fontsize=6, loc="upper center", bbox_to_anchor=(1.6, 1.45), ncol=4)
+    axes[0, 0].legend(fontsize=7, loc="upper center", bbox_to_anchor=(1.6, 1.45), ncol=4)
     report.savefig(fig, outdir, "b2-np-bands")

@@ -69,7 +69,7 @@ def render_p3(v, outdir):
     a1.set_xlabel("draw")
     a1.set_ylabel("running coverage")
     a1.set_ylim(0.0, 1.05)
-    a1.legend(fontsize=6.5, loc="lower right")
+    a1.legend(fontsize=7, loc="lower right")
     a2.plot(d, r.task_used, ".", ms=2, label=r"task: $\max_i (er_i-\hat{er}_i)/\mathrm{task}_i$")
     a2.plot(d, r.env_used, ".", ms=2, label=r"environment: $(er-\overline{er_i})/\mathrm{meta}$")
     a2.axhline(1.0, color="k", lw=0.8, ls="--")
@@ -77,7 +77,7 @@ def render_p3(v, outdir):
     a2.set_xlabel("draw")
     a2.set_ylabel("fraction of the radius used")
     a2.set_ylim(-0.1, 1.1)
-    a2.legend(fontsize=6.5, loc="upper right")
+    a2.legend(fontsize=7, loc="upper right")
     report.savefig(fig, outdir, "p3-coverage")
 
 
@@ -92,7 +92,7 @@ def render_p4(v, outdir):
     a1.set_xlabel(r"posterior = prior scale $\sigma$")
     a1.set_ylabel("risk / bound")
     a1.set_ylim(0, 1.08)
-    a1.legend(fontsize=6, loc="upper center")
+    a1.legend(fontsize=7, loc="upper center")
     lx = np.log(1.0 / r.shrink)
     a2.plot(lx, r.shrink_kl[0], "o", ms=3, label=r"KL$(N(\phi,s^2 I)\|N(\theta, I))$")
     a2.plot(
@@ -108,7 +108,7 @@ def render_p4(v, outdir):
     a3.plot(lx, r.shrink_bound[0], "C3-", lw=1, label="kl-inverse bound")
     a3.set_ylim(0, 1.05)
     a3.set_ylabel("bound", color="C3")
-    a2.legend(fontsize=6.5, loc="upper left")
+    a2.legend(fontsize=7, loc="upper left")
     report.savefig(fig, outdir, "p4-softened")
 
 

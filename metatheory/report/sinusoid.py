@@ -90,7 +90,7 @@ def render_g9(v, outdir):
     ax.plot(r.quad_x, r.pre_on_grid[0], "k--", lw=1.2, label="pretrained net (seed 0)")
     ax.set_xlabel("$x$")
     ax.set_ylabel("$y = A\\sin(x-\\varphi)$")
-    ax.legend(fontsize=6, ncol=2, loc="lower left")
+    ax.legend(fontsize=7, ncol=2, loc="lower left")
     ax.set_ylim(-7.5, 5.5)
     report.savefig(fig, outdir, "g9-tasks")
 
@@ -110,7 +110,7 @@ def render_g9(v, outdir):
             ax.plot(xs, _truth(r, 0, xs), "^", color="tab:purple", ms=6, label=f"{k} used for grad")
             ax.set_title(f"{LABELS[model]}, K = {k}", fontsize=9)
             ax.set_xlim(-5, 5)
-    axs[0, 0].legend(fontsize=6, loc="lower left")
+    axs[0, 0].legend(fontsize=7, loc="lower left")
     for ax in axs[-1]:
         ax.set_xlabel("$x$")
     report.savefig(fig, outdir, "g9-adaptation")
