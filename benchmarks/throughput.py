@@ -19,8 +19,10 @@ analysis of the compiled step. Throughput is reported both per wall second and p
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -41,7 +43,7 @@ METHODS = ("maml", "fomaml", "sgd")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def _step_fn(method: str):
+def _step_fn(method: str, **inner):
     if method == "sgd":
         opt = optax.sgd(ALPHA)
 
@@ -58,7 +60,8 @@ def _step_fn(method: str):
 
         return step, opt
     opt = optax.adam(BETA)
-    return make_meta_step(nets.mse_loss, opt, alpha=ALPHA, n_inner=N_INNER, method=method), opt
+    step = make_meta_step(nets.mse_loss, opt, alpha=ALPHA, n_inner=N_INNER, method=method, **inner)
+    return step, opt
 
 
 def workload(method: str, mode: str = "fused", fuse: int = FUSE):
@@ -71,7 +74,10 @@ def workload(method: str, mode: str = "fused", fuse: int = FUSE):
     state = opt.init(params)
     s, q = sinusoid.sample_batch(jax.random.fold_in(key, 1), B * fuse, K, K)
     one = jax.tree_util.tree_map(lambda a: a[:B], (s, q))
-    flops = _flops(step, params, state, *one)
+    # XLA's cost analysis counts a loop body once, so FLOPs are read from the same step with
+    # its inner loop unrolled (the timed step keeps the learner's default lax.scan)
+    unrolled = step if method == "sgd" else _step_fn(method, unroll=True)[0]
+    flops = _flops(unrolled, params, state, *one)
     if mode == "per-call":
         return step, (params, state, *one), 1, flops
     stack = jax.tree_util.tree_map(lambda a: a.reshape(fuse, B, *a.shape[1:]), (s, q))
@@ -128,6 +134,17 @@ def matmul_peak(n: int = 1024, repeats: int = 5) -> float:
     return best
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else ``platform.processor()``)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def run_all(*, with_torch: bool = True, seconds: float = 2.0) -> dict:
     """Every configuration, the peak, and (when torch is installed) the torch.func peer."""
     peak = matmul_peak()
@@ -147,6 +164,9 @@ def run_all(*, with_torch: bool = True, seconds: float = 2.0) -> dict:
         "jax": rows,
         "load_avg": list(os.getloadavg()),
         "cpus": os.cpu_count(),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": cpu_model(),
+        "platform": platform.platform(),
         "jax_version": jax.__version__,
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
@@ -201,6 +221,10 @@ def latex_table(res: dict) -> str:
         r"\midrule",
         rf"\multicolumn{{6}}{{@{{}}l}}{{\footnotesize matmul peak {res['matmul_peak_gflops']:.0f}"
         rf" GFLOP/s; {res['cpus']} CPUs, load average {load} during the run}} \\",
+        rf"\multicolumn{{6}}{{@{{}}l}}{{\footnotesize measured {res.get('date', 'n/a')} on "
+        rf"{res.get('machine', 'n/a')}, jax {res['jax_version']}"
+        + (f", torch {res['torch']['version']}" if res.get("torch") else "")
+        + r"} \\",
         r"\bottomrule",
         r"\end{tabular}",
     ]

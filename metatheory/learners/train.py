@@ -21,12 +21,14 @@ def make_meta_step(
     n_inner: int,
     method: str = "maml",
     truncate: int | None = None,
+    **inner,
 ):
     """A jitted ``step(params, opt_state, supports, queries) -> (params, opt_state, loss)``.
 
     ``loss`` is the mean post-adaptation query loss of the batch (before the update). For
     Reptile the query set is used only to report that loss; the update direction is
-    ``(theta - phi_k) / alpha``.
+    ``(theta - phi_k) / alpha``. Further keywords (``unroll``, ``checkpoint``) go to the inner
+    loop, :func:`metatheory.learners.maml.inner_adapt`.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -42,6 +44,7 @@ def make_meta_step(
             n_inner=n_inner,
             first_order=first_order,
             truncate=truncate,
+            **inner,
         )
 
     @jax.jit
@@ -49,7 +52,7 @@ def make_meta_step(
         if method == "reptile":
             loss = meta_loss(params, supports, queries)
             grads = batched_reptile_direction(
-                loss_fn, params, supports, alpha=alpha, n_inner=n_inner
+                loss_fn, params, supports, alpha=alpha, n_inner=n_inner, **inner
             )
         else:
             loss, grads = jax.value_and_grad(meta_loss)(params, supports, queries)
