@@ -11,10 +11,11 @@ jax.config.update("jax_cpu_enable_async_dispatch", False)
 
 FAST_COMPILE = "--xla_backend_optimization_level=0"
 """Tests and verifications compile far more than they run (every mutant recompiles the code
-under test), so XLA's CPU backend is asked for LLVM -O0: compile time roughly halves and results
-are unchanged (no fast-math either way; FLOP counts and buffer sizes are read from XLA's
-optimized HLO, before the LLVM backend). Benchmarks keep XLA's default level, and an explicit
-level in ``XLA_FLAGS`` wins."""
+under test), so XLA's CPU backend is asked for LLVM -O0: compile time roughly halves. Verdicts
+are unchanged; float32 reductions may differ in their last bits (another summation order; no
+fast-math either way), so the experiment cache keys on ``XLA_FLAGS`` and the CLI does not reuse
+these results. FLOP counts and buffer sizes are read from XLA's optimized HLO, before the LLVM
+backend. Benchmarks keep XLA's default level, and an explicit level in ``XLA_FLAGS`` wins."""
 
 
 def pytest_configure(config):

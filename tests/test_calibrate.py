@@ -118,3 +118,28 @@ def test_seeds_sharded_over_four_devices_equal_unsharded():
     assert out.returncode == 0, out.stderr[-2000:]
     sharded, single = json.loads(out.stdout.strip().splitlines()[-1])
     assert sharded == pytest.approx(single, rel=1e-6, abs=1e-6)
+
+
+def test_compiler_options_reach_the_top_level_jit_only():
+    """``vmappable(..., compiler_options=)`` runs alone and under map_seeds's vmap (JAX refuses
+    the options on a nested jit), with the numbers of the default options up to the last
+    float32 bits (the optimization level may reorder a reduction)."""
+    opt = experiments.vmappable(_core, _finish, compiler_options=experiments.LONG_RUNNING)
+    assert opt.compiler_options == experiments.LONG_RUNNING
+    key = jax.random.key(3)
+    assert opt(64, key) == pytest.approx(_vm(64, key), rel=1e-6)
+    got, want = parallel.map_seeds(opt, 64, [1, 2]), parallel.map_seeds(_vm, 64, [1, 2])
+    assert got == pytest.approx(want, rel=1e-6)
+
+
+def test_caching_sets_and_restores_the_xla_cache(tmp_path):
+    """A disk cache also keeps XLA's compiled programs (``dir/xla``) unless a compilation cache
+    is configured already; the setting is restored when the block ends."""
+    before = jax.config.jax_compilation_cache_dir
+    with experiments.caching(tmp_path):
+        inside = jax.config.jax_compilation_cache_dir
+        jax.jit(lambda x: jnp.sin(x) * 3.0 + x)(jnp.arange(5.0)).block_until_ready()
+    assert jax.config.jax_compilation_cache_dir == before
+    assert inside == (before or str(tmp_path / "xla"))
+    with experiments.caching(None):
+        assert jax.config.jax_compilation_cache_dir == before

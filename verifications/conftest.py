@@ -4,8 +4,9 @@ what ``metatheory verify`` reports, and each declared mutant through the same ch
 
 ``verdict("G1")`` is the claim's verdict at its ledger seed; ``verdict("G1", "hessian-sign")``
 the verdict with that mutant patched in. Experiment results are cached for the session and on
-disk (``.metatheory-cache/``, shared with the CLI), so a mutant that cannot reach an
-experiment reuses the true result and ``metatheory reproduce`` reuses what pytest computed.
+disk (``.metatheory-cache/``), so a mutant that cannot reach an experiment reuses the true
+result. The CLI shares the directory but not these results: the tests compile with other XLA
+flags (root ``conftest.py``), and the cache keys on them.
 
 Mutant runs recompile the code under test (JAX's caches are cleared; XLA's persistent cache
 under ``.metatheory-cache/xla`` returns the programs a mutant leaves unchanged, and the root

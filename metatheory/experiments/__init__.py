@@ -4,9 +4,9 @@ intervals). No plotting, no verdicts.
 
 Every public experiment is decorated with :func:`experiment`, which caches its result by
 (experiment, config, key, the source of the modules it depends on, the active mutant when
-that mutant can reach it). So two claims that share an experiment (G6 and G7 share one memory
-sweep) run it once, a mutant of a PAC-Bayes calculator does not retrain a neural process, and
-editing one family's file expires only the experiments that import it.
+that mutant can reach it, ``XLA_FLAGS``). So two claims that share an experiment (G6 and G7
+share one memory sweep) run it once, a mutant of a PAC-Bayes calculator does not retrain a
+neural process, and editing one family's file expires only the experiments that import it.
 
 An experiment whose body is pure JAX may be split as ``core(config, key) -> arrays`` (vmappable
 over keys) and ``finish(config, arrays) -> Result`` with :func:`vmappable`; calibration then
@@ -45,7 +45,8 @@ LONG_RUNNING = {"xla_backend_optimization_level": 2}
 """``compiler_options`` for the experiments whose run time dominates their compile time (the
 long SGD runs of C3–C5): XLA's default backend optimization whatever ``XLA_FLAGS`` says. The
 test suite lowers the process default to LLVM -O0, which halves compile time elsewhere but would
-triple the run time of these programs."""
+triple the run time of these programs. (The optimization level can change the last bits of a
+float32 reduction, never a verdict.)"""
 
 _CACHE: contextvars.ContextVar = contextvars.ContextVar("metatheory_cache", default=None)
 _MUTANT: contextvars.ContextVar = contextvars.ContextVar("metatheory_mutant", default=None)
@@ -135,7 +136,11 @@ def _cache_key(fn, config, key) -> str | None:
             tag = mut.name
         # else: the mutant cannot reach this experiment; the true result stands
     h = hashlib.sha256()
-    for part in (fn.__module__, fn.__qualname__, repr(config), source_hash(fn.__module__), tag):
+    # XLA's flags change the last bits of float32 reductions (e.g. the tests' -O0 sums in
+    # another order than the default -O2), so results computed under other flags are not reused
+    flags = os.environ.get("XLA_FLAGS", "")
+    parts = (fn.__module__, fn.__qualname__, repr(config), source_hash(fn.__module__), tag, flags)
+    for part in parts:
         h.update(part.encode())
         h.update(b"\0")
     h.update(_key_bytes(key))
