@@ -8,66 +8,118 @@ disk (``.metatheory-cache/``), so a mutant that cannot reach an experiment reuse
 result. The CLI shares the directory but not these results: the tests compile with other XLA
 flags (root ``conftest.py``), and the cache keys on them.
 
+Verdicts are computed by this process and one worker process (:class:`metatheory.pool.
+VerdictPool`): the worker takes the collected verification runs from the last one backwards
+while the tests run forwards, so on two cores the suite takes about half the wall time.
+``pytest --no-worker`` computes everything in this process (e.g. to debug a check).
+
 Mutant runs recompile the code under test (JAX's caches are cleared; XLA's persistent cache
 under ``.metatheory-cache/xla`` returns the programs a mutant leaves unchanged, and the root
-``conftest.py`` asks XLA for fast compiles). By default pytest runs the mutants of the claims in
-:data:`QUICK_MUTANTS` (none with ``--full``); ``pytest --mutants`` runs every declared mutant
-(``metatheory calibrate`` runs them all over many seeds: ``paper/results/calibration.json``).
+``conftest.py`` asks XLA for fast compiles). By default pytest runs every declared mutant at
+the quick preset (107 mutants of 28 claims: 6 min 50 s for the whole suite on two idle cores,
+11 min 50 s without the worker process); with ``--full`` the mutants are skipped unless
+``--mutants`` is given (``metatheory calibrate`` runs them all over many seeds:
+``paper/results/calibration.json``).
 """
 
 from pathlib import Path
 
 import pytest
 
-from metatheory import claims, experiments
-
-QUICK_MUTANTS = {
-    *("G1", "G2", "G5", "G6", "H1", "H2", "C1", "C2", "C4"),
-    *("P1", "P2", "P3", "P4", "P5", "M1", "M2", "B1", "S1"),
-}
-"""Claims whose mutants run by default: 18 of 28 claims, 66 of 107 mutants, within the suite's
-10 minutes on two cores with a margin (7 min 53 s measured idle on a fresh clone; 8 min 18 s
-with C3's and C5's mutants, 8 min 48 s for that inside a CI-like run). The mutants of C3, C5,
-G3, G4, G7, G8, G9, B2, M3 and S2 (retraining or long recompiles, about 5 more minutes) need
-``pytest --mutants`` (15 minutes measured idle for the whole suite)."""
+from metatheory import claims, experiments, pool
 
 
 def pytest_addoption(parser):
     parser.addoption("--full", action="store_true", help="run paper-scale presets")
     parser.addoption(
-        "--mutants", action="store_true", help="run every declared mutant (slow: recompiles)"
+        "--mutants", action="store_true", help="with --full: also run every declared mutant"
+    )
+    parser.addoption(
+        "--no-worker", action="store_true", help="compute verdicts in this process only"
     )
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--mutants"):
+    if not config.getoption("--full") or config.getoption("--mutants"):
         return
-    full = config.getoption("--full")
     skip = pytest.mark.skip(
-        reason="mutant run recompiles for minutes: pytest --mutants, or see "
-        "paper/results/calibration.json (metatheory calibrate)"
+        reason="mutants run at the quick preset: pytest --full --mutants runs them at paper "
+        "scale (see also paper/results/calibration.json, metatheory calibrate)"
     )
     for item in items:
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        if "mutant" in params and (full or params.get("cid") not in QUICK_MUTANTS):
+        if "mutant" in getattr(getattr(item, "callspec", None), "params", {}):
             item.add_marker(skip)
+
+
+_POOL = pytest.StashKey()
+CACHE_DIR = Path(__file__).resolve().parent.parent / ".metatheory-cache"
+
+
+def _preset(config) -> str:
+    return "full" if config.getoption("--full") else "quick"
+
+
+def _runs(items) -> list[tuple[str, str | None]]:
+    """The claim runs the collected verification tests ask for, in test order: a test
+    parametrized by ``cid`` (and ``mutant``) names its run; any other test of
+    ``verifications/test_<family>.py`` may ask for the true verdict of each claim of that family."""
+    by_family = {}
+    for cid in claims.ids():
+        by_family.setdefault(claims.get(cid).family, []).append(cid)
+    runs = []
+    for item in items:
+        if item.get_closest_marker("skip") or item.path.parent.name != "verifications":
+            continue
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "cid" in params:
+            runs.append((params["cid"], params.get("mutant")))
+        else:
+            family = item.path.stem.removeprefix("test_")
+            runs.extend((cid, None) for cid in by_family.get(family, []))
+    return list(dict.fromkeys(runs))
+
+
+def pytest_collection_finish(session):
+    """Start the worker process as soon as the runs are known, so that it works while the
+    unit tests run."""
+    config = session.config
+    runs = _runs(session.items)
+    if len(runs) >= 2 and not config.getoption("--no-worker"):
+        config.stash[_POOL] = pool.VerdictPool(
+            runs, _preset(config), _compute(_preset(config)), cache_dir=CACHE_DIR
+        )
+
+
+def pytest_unconfigure(config):
+    p = config.stash.get(_POOL, None)
+    if p is not None:
+        p.close()
+
+
+def _compute(preset):
+    def compute(cid, mutant=None):
+        return claims.run(cid, preset, mutant=mutant)
+
+    return compute
 
 
 @pytest.fixture(scope="session")
 def preset(request):
-    return "full" if request.config.getoption("--full") else "quick"
+    return _preset(request.config)
 
 
 @pytest.fixture(scope="session")
-def verdict(preset):
-    """``verdict(id, mutant=None)``: the claim's verdict, computed once per session."""
+def verdict(request, preset):
+    """``verdict(id, mutant=None)``: the claim's verdict, computed once per session (here or
+    by the worker process)."""
     cache = {}
-    root = Path(__file__).resolve().parent.parent
-    with experiments.caching(root / ".metatheory-cache"):
+    shared = request.config.stash.get(_POOL, None)
+    compute = shared.get if shared is not None else _compute(preset)
+    with experiments.caching(CACHE_DIR):
 
         def get(cid, mutant=None):
             if (cid, mutant) not in cache:
-                cache[cid, mutant] = claims.run(cid, preset, mutant=mutant)
+                cache[cid, mutant] = compute(cid, mutant)
             return cache[cid, mutant]
 
         yield get

@@ -113,6 +113,8 @@ def render_g9(v, outdir):
     axs[0, 0].legend(fontsize=7, loc="lower left")
     for ax in axs[-1]:
         ax.set_xlabel("$x$")
+    for row, model in enumerate(("maml", "pretrained")):
+        axs[row, 0].set_ylabel(f"$y$ ({LABELS[model]})")
     report.savefig(fig, outdir, "g9-adaptation")
 
     # training curves
