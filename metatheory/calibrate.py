@@ -17,12 +17,13 @@ resumes where it stopped.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
 from pathlib import Path
 
-from metatheory import claims, experiments, parallel
+from metatheory import claims, experiments, parallel, pool
 from metatheory.mutants import mutated
 from metatheory.stats import clopper_pearson
 
@@ -148,6 +149,10 @@ def _design_level(cid, preset) -> float:
     return float(claims.run(cid, preset).design_level)
 
 
+def _claim_row(seeds, preset, cache_dir, log, cid) -> dict:
+    return calibrate_claim(cid, seeds=seeds, preset=preset, cache_dir=cache_dir, log=log)
+
+
 def calibrate(
     cids=None,
     *,
@@ -156,15 +161,29 @@ def calibrate(
     cache_dir: Path | None = None,
     json_path: Path | None = None,
     log=None,
+    jobs: int = 1,
 ) -> list[dict]:
     """:func:`calibrate_claim` for each claim (default: all); rows written to ``json_path``
-    after each claim, so a partial run leaves a valid file."""
+    after each claim, so a partial run leaves a valid file. ``jobs=2`` shares the claims with
+    one worker process (:class:`metatheory.pool.SharedRuns`: it calibrates from the last claim
+    backwards; its progress goes to its own log). ``log`` must then be picklable (a module-level
+    function such as :func:`stderr_log`)."""
+    if jobs not in (1, 2):
+        raise ValueError(f"jobs must be 1 or 2, got {jobs!r}")
     cids = [claims.get(c).id for c in cids] if cids else claims.ids()
+    run = functools.partial(_claim_row, seeds, preset, cache_dir, log)
+    shared = None
+    if jobs == 2 and len(cids) > 1:
+        shared = pool.SharedRuns([(c,) for c in cids], run, cache_dir=cache_dir)
     rows = []
-    for cid in cids:
-        rows.append(calibrate_claim(cid, seeds=seeds, preset=preset, cache_dir=cache_dir, log=log))
-        if json_path is not None:
-            write_json(rows, json_path)
+    try:
+        for cid in cids:
+            rows.append(shared.get(cid) if shared is not None else run(cid))
+            if json_path is not None:
+                write_json(rows, json_path)
+    finally:
+        if shared is not None:
+            shared.close()
     return rows
 
 

@@ -1,48 +1,55 @@
-"""Share a known list of claim runs between this process and one worker process.
+"""Share a known list of runs between this process and one worker process.
 
 JAX compiles on one core, and most of the test suite's time is compilation (every mutant
 recompiles the code under test), so on a two-core machine a second process nearly halves the
-wall time. :class:`VerdictPool` takes the runs ``(claim id, mutant name or None)`` in the
-order this process will ask for them. A spawned worker takes the runs claim by claim from the
-**last** claim backwards (within a claim, the true run first: its mutants reuse the true results
-they cannot reach), while this process computes, on demand, the runs the worker has not
-started: the two meet in the middle without a cost table, and this process waits at most for
-the one run the worker is busy with. Both share the on-disk experiment cache (writes are
-atomic), so a true result computed by one is read by the other.
+wall time. :class:`SharedRuns` takes the runs (argument tuples of one function ``fn``) in the
+order this process will ask for them. A spawned worker takes them group by group (a group is
+one claim: its true run first, whose results the claim's mutants reuse where they cannot reach
+them) from the **last** group backwards, while this process computes, on demand, the runs the
+worker has not started: the two meet in the middle without a cost table, and this process waits
+at most for the one run the worker is busy with. Both share the on-disk experiment cache
+(writes are atomic), so a true result computed by one is read by the other.
 
-The worker runs :func:`metatheory.claims.run` exactly as this process would, with the same
-environment (``XLA_FLAGS`` included); verdicts come back pickled. A failure in the worker is
-raised here with its traceback, and a dead worker is reported, never waited on.
+The worker calls ``fn`` exactly as this process would, with the same environment
+(``XLA_FLAGS`` included); results come back pickled. A failure in the worker is raised here
+with its traceback, and a dead worker is reported, never waited on. pytest uses it for the
+verdicts (:func:`verdict_of`), ``metatheory calibrate --jobs 2`` for whole claims.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import pickle
 import shutil
 import tempfile
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["VerdictPool"]
+__all__ = ["SharedRuns", "verdict_of"]
 
 _FREE, _HERE, _WORKER = 0, 1, 2
 
 
-def _work(jobs, order, state, preset, cache_dir, out) -> None:
-    """The worker: the free runs of ``jobs`` in ``order``, each result pickled to ``out``; its
-    output goes to ``out/worker.log``, not into the caller's terminal."""
-    import os
+def verdict_of(preset: str, cid: str, mutant: str | None = None):
+    """``claims.run(cid, preset, mutant=mutant)`` (a picklable run function for the worker)."""
+    from metatheory import claims
 
+    return claims.run(cid, preset, mutant=mutant)
+
+
+def _work(fn, jobs, order, state, cache_dir, out) -> None:
+    """The worker: ``fn(*job)`` for the free jobs in ``order``, each result pickled to
+    ``out``; its output goes to ``out/worker.log``, not into the caller's terminal."""
     log = os.open(Path(out) / "worker.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     os.dup2(log, 1)
     os.dup2(log, 2)
     import jax
 
     jax.config.update("jax_cpu_enable_async_dispatch", False)  # as the root conftest.py
-    from metatheory import claims, experiments
+    from metatheory import experiments
 
     with experiments.caching(None if cache_dir is None else Path(cache_dir)):
         for i in order:
@@ -50,9 +57,8 @@ def _work(jobs, order, state, preset, cache_dir, out) -> None:
                 if state[i] != _FREE:
                     continue
                 state[i] = _WORKER
-            cid, mutant = jobs[i]
             try:
-                payload = (True, claims.run(cid, preset, mutant=mutant))
+                payload = (True, fn(*jobs[i]))
             except Exception:  # reported to the process that asks for this run
                 payload = (False, traceback.format_exc())
             tmp = Path(out) / f"{i}.tmp"
@@ -60,30 +66,33 @@ def _work(jobs, order, state, preset, cache_dir, out) -> None:
             tmp.replace(Path(out) / f"{i}.pkl")
 
 
-class VerdictPool:
-    """``jobs``: the runs ``(claim id, mutant or None)`` in the order :meth:`get` will be asked
-    for them; ``compute(cid, mutant)`` runs one in this process (e.g. ``claims.run`` with the
-    caller's cache). Use as a context manager; the worker is stopped on exit."""
+class SharedRuns:
+    """``fn(*job)`` for each of ``jobs`` (tuples, in the order :meth:`get` will ask for them),
+    shared with one worker process. ``fn`` must be picklable (a module-level function or a
+    ``functools.partial`` of one); this process calls it inside the caller's experiment cache,
+    the worker inside ``experiments.caching(cache_dir)``. ``group(job)`` names the group a job
+    belongs to (default: its first element, the claim id). Use as a context manager; the
+    worker is stopped on exit."""
 
-    def __init__(self, jobs: Sequence[tuple[str, str | None]], preset: str, compute, *,
-                 cache_dir: Path | None = None):  # fmt: skip
-        self.jobs = list(dict.fromkeys(jobs))
+    def __init__(self, jobs: Sequence[tuple], fn: Callable, *, cache_dir: Path | None = None,
+                 group: Callable[[tuple], object] = lambda job: job[0]):  # fmt: skip
+        self.jobs = list(dict.fromkeys(tuple(j) for j in jobs))
         self.index = {j: i for i, j in enumerate(self.jobs)}
-        cids = list(dict.fromkeys(cid for cid, _ in self.jobs))
-        # the worker's order: claims from the last, each claim's runs in the given order
-        order = [i for cid in reversed(cids) for i, (c, _) in enumerate(self.jobs) if c == cid]
-        self.compute = compute
+        self.fn = fn
+        groups = list(dict.fromkeys(group(j) for j in self.jobs))
+        # the worker's order: groups from the last, each group's jobs in the given order
+        order = [i for g in reversed(groups) for i, j in enumerate(self.jobs) if group(j) == g]
         ctx = mp.get_context("spawn")  # never fork a process that has started JAX
         self.state = ctx.Array("b", len(self.jobs))
         self.out = Path(tempfile.mkdtemp(prefix="metatheory-pool-"))
         cache = None if cache_dir is None else str(cache_dir)
-        args = (self.jobs, order, self.state, preset, cache)
-        self.proc = ctx.Process(target=_work, args=(*args, str(self.out)), daemon=True)
+        args = (fn, self.jobs, order, self.state, cache, str(self.out))
+        self.proc = ctx.Process(target=_work, args=args, daemon=True)
         self.proc.start()
 
-    def get(self, cid: str, mutant: str | None = None):
-        """The verdict of ``(cid, mutant)``: computed here unless the worker has taken it."""
-        i = self.index.get((cid, mutant))
+    def get(self, *job):
+        """``fn(*job)``: computed here unless the worker has taken it (then its result)."""
+        i = self.index.get(job)
         if i is not None:
             with self.state.get_lock():
                 if self.state[i] == _FREE:
@@ -91,7 +100,7 @@ class VerdictPool:
                 theirs = self.state[i] == _WORKER
             if theirs:
                 return self._wait(i)
-        return self.compute(cid, mutant)
+        return self.fn(*job)
 
     def _wait(self, i: int):
         path = self.out / f"{i}.pkl"

@@ -143,3 +143,15 @@ def test_caching_sets_and_restores_the_xla_cache(tmp_path):
     assert inside == (before or str(tmp_path / "xla"))
     with experiments.caching(None):
         assert jax.config.jax_compilation_cache_dir == before
+
+
+def test_two_jobs_give_the_rows_of_one(tmp_path):
+    """``jobs=2`` shares the claims with a worker process; the rows are those of one process."""
+    one = calibrate.calibrate(["C2", "P2"], seeds=1, cache_dir=tmp_path / "a")
+    two = calibrate.calibrate(["C2", "P2"], seeds=1, cache_dir=tmp_path / "b", jobs=2)
+    for r in one + two:
+        del r["seconds"]
+    assert one == two
+    assert [r["id"] for r in two] == ["C2", "P2"]
+    with pytest.raises(ValueError, match="jobs must be 1 or 2"):
+        calibrate.calibrate(["C2"], jobs=3)

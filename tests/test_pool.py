@@ -1,12 +1,13 @@
 """The verdict pool: runs computed by the worker process equal those computed here, and a
 failure in the worker is raised here with its traceback."""
 
+import functools
 import time
 
 import numpy as np
 import pytest
 
-from metatheory import claims, pool
+from metatheory import pool
 
 
 def _wait_until_worker_took(p, i, timeout=120.0):
@@ -16,13 +17,12 @@ def _wait_until_worker_took(p, i, timeout=120.0):
         time.sleep(0.05)
 
 
-def _compute(cid, mutant=None):
-    return claims.run(cid, "quick", mutant=mutant)
+_compute = functools.partial(pool.verdict_of, "quick")
 
 
 def test_worker_runs_equal_local_runs():
     jobs = [("C2", None), ("C2", "exponent-N"), ("P2", None), ("P2", "am_meta_dropped")]
-    with pool.VerdictPool(jobs, "quick", _compute) as p:
+    with pool.SharedRuns(jobs, _compute) as p:
         _wait_until_worker_took(p, 2)  # the worker starts with the last claim, P2
         got = [p.get(*j) for j in jobs]
         assert p.state[2] == pool._WORKER
@@ -36,12 +36,12 @@ def test_worker_runs_equal_local_runs():
 
 def test_worker_failure_is_raised_here_with_its_traceback():
     jobs = [("P2", None), ("P2", "no-such-mutant")]
-    with pool.VerdictPool(jobs, "quick", _compute) as p:
+    with pool.SharedRuns(jobs, _compute) as p:
         _wait_until_worker_took(p, 1)
         with pytest.raises(RuntimeError, match="failed in the worker process(.|\n)*KeyError"):
             p.get("P2", "no-such-mutant")
 
 
 def test_runs_outside_the_list_are_computed_here():
-    with pool.VerdictPool([("P2", None), ("C2", None)], "quick", _compute) as p:
+    with pool.SharedRuns([("P2", None), ("C2", None)], _compute) as p:
         assert p.get("C1").id == "C1"

@@ -9,7 +9,7 @@ result. The CLI shares the directory but not these results: the tests compile wi
 flags (root ``conftest.py``), and the cache keys on them.
 
 Verdicts are computed by this process and one worker process (:class:`metatheory.pool.
-VerdictPool`): the worker takes the collected verification runs from the last one backwards
+SharedRuns`): the worker takes the collected verification runs from the last one backwards
 while the tests run forwards, so on two cores the suite takes about half the wall time.
 ``pytest --no-worker`` computes everything in this process (e.g. to debug a check).
 
@@ -22,6 +22,7 @@ the quick preset (107 mutants of 28 claims: 6 min 50 s for the whole suite on tw
 ``paper/results/calibration.json``).
 """
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -85,22 +86,14 @@ def pytest_collection_finish(session):
     config = session.config
     runs = _runs(session.items)
     if len(runs) >= 2 and not config.getoption("--no-worker"):
-        config.stash[_POOL] = pool.VerdictPool(
-            runs, _preset(config), _compute(_preset(config)), cache_dir=CACHE_DIR
-        )
+        fn = functools.partial(pool.verdict_of, _preset(config))
+        config.stash[_POOL] = pool.SharedRuns(runs, fn, cache_dir=CACHE_DIR)
 
 
 def pytest_unconfigure(config):
     p = config.stash.get(_POOL, None)
     if p is not None:
         p.close()
-
-
-def _compute(preset):
-    def compute(cid, mutant=None):
-        return claims.run(cid, preset, mutant=mutant)
-
-    return compute
 
 
 @pytest.fixture(scope="session")
@@ -114,7 +107,7 @@ def verdict(request, preset):
     by the worker process)."""
     cache = {}
     shared = request.config.stash.get(_POOL, None)
-    compute = shared.get if shared is not None else _compute(preset)
+    compute = shared.get if shared is not None else functools.partial(pool.verdict_of, preset)
     with experiments.caching(CACHE_DIR):
 
         def get(cid, mutant=None):

@@ -565,8 +565,9 @@ def check_c5(r: ex.FmoResult) -> Verdict:
                 control=True,
             ),
         ],
-        predicted="E‖∇F(w_ε)‖ ≤ Theorem 4.5's accuracy at B = 20 and 80; the squared floor "
-        f"shrinks ≈ {bs[-1] // bs[0]}× (noise, no bias)",
+        predicted="E‖∇F(w_ε)‖ ≤ Theorem 4.5's accuracy at B = "
+        f"{', '.join(str(int(b)) for b in bs)}; the squared floor shrinks ≈ {bs[-1] // bs[0]}× "
+        f"from B = {bs[0]} to {bs[-1]} (noise, no bias)",
         measured=f"E‖∇F(w_ε)‖ {', '.join(f'{m:.3g}' for m in means)} vs "
         f"{', '.join(f'{a:.3g}' for a in r.accuracy)} (slack ×{slack.min():.0f}–"
         f"×{slack.max():.0f}); floor ratio {q.mean:.2f} [{q.low:.2f}, {q.high:.2f}]",

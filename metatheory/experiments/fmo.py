@@ -747,7 +747,10 @@ class FmoConfig:
     n_boot: int = 2000
 
 
-FMO_PRESETS = {"quick": FmoConfig(), "full": FmoConfig(n_seeds=64, n_steps=4000, burn_in=1000)}
+FMO_PRESETS = {
+    "quick": FmoConfig(),
+    "full": FmoConfig(n_seeds=64, n_steps=4000, burn_in=1000, batch_sizes=(20, 40, 80)),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
