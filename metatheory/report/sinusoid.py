@@ -113,8 +113,8 @@ def render_g9(v, outdir):
     axs[0, 0].legend(fontsize=7, loc="lower left")
     for ax in axs[-1]:
         ax.set_xlabel("$x$")
-    for row, model in enumerate(("maml", "pretrained")):
-        axs[row, 0].set_ylabel(f"$y$ ({LABELS[model]})")
+    for ax in axs[:, 0]:
+        ax.set_ylabel("$y$")
     report.savefig(fig, outdir, "g9-adaptation")
 
     # training curves
