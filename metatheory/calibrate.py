@@ -99,6 +99,7 @@ def calibrate_claim(
     log = log or (lambda s: None)
     seed_list = [claims.calibration_seed(cid, i) for i in range(n)]
     t0 = time.perf_counter()
+    started = time.time()
     log(f"{cid} true code ")
     true = _runs(cid, preset, None, seed_list, cache_dir, log)
     k_fa = sum(r["verdict"] == "fails" for r in true)
@@ -133,6 +134,7 @@ def calibrate_claim(
         )
         log(f" power {k}/{n}\n")
     row["seconds"] = round(time.perf_counter() - t0, 1)
+    row["started"], row["finished"] = round(started, 1), round(time.time(), 1)
     return row
 
 
@@ -149,8 +151,10 @@ def _design_level(cid, preset) -> float:
     return float(claims.run(cid, preset).design_level)
 
 
-def _claim_row(seeds, preset, cache_dir, log, cid) -> dict:
-    return calibrate_claim(cid, seeds=seeds, preset=preset, cache_dir=cache_dir, log=log)
+def _claim_row(seeds, preset, cache_dir, log, jobs, cid) -> dict:
+    row = calibrate_claim(cid, seeds=seeds, preset=preset, cache_dir=cache_dir, log=log)
+    row["jobs"] = jobs
+    return row
 
 
 def calibrate(
@@ -164,14 +168,16 @@ def calibrate(
     jobs: int = 1,
 ) -> list[dict]:
     """:func:`calibrate_claim` for each claim (default: all); rows written to ``json_path``
-    after each claim, so a partial run leaves a valid file. ``jobs=2`` shares the claims with
+    after each claim, so a partial run leaves a valid file. Each row records its ``seconds``,
+    its ``started`` and ``finished`` times (Unix seconds) and ``jobs``, so the wall time of a
+    run is the span of its rows. ``jobs=2`` shares the claims with
     one worker process (:class:`metatheory.pool.SharedRuns`: it calibrates from the last claim
     backwards; its progress goes to its own log). ``log`` must then be picklable (a module-level
     function such as :func:`stderr_log`)."""
     if jobs not in (1, 2):
         raise ValueError(f"jobs must be 1 or 2, got {jobs!r}")
     cids = [claims.get(c).id for c in cids] if cids else claims.ids()
-    run = functools.partial(_claim_row, seeds, preset, cache_dir, log)
+    run = functools.partial(_claim_row, seeds, preset, cache_dir, log, jobs)
     shared = None
     if jobs == 2 and len(cids) > 1:
         shared = pool.SharedRuns([(c,) for c in cids], run, cache_dir=cache_dir)

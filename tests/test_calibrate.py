@@ -149,8 +149,11 @@ def test_two_jobs_give_the_rows_of_one(tmp_path):
     """``jobs=2`` shares the claims with a worker process; the rows are those of one process."""
     one = calibrate.calibrate(["C2", "P2"], seeds=1, cache_dir=tmp_path / "a")
     two = calibrate.calibrate(["C2", "P2"], seeds=1, cache_dir=tmp_path / "b", jobs=2)
+    assert {r["jobs"] for r in one} == {1} and {r["jobs"] for r in two} == {2}
+    assert all(r["started"] <= r["finished"] for r in one + two)
     for r in one + two:
-        del r["seconds"]
+        for k in ("seconds", "started", "finished", "jobs"):
+            del r[k]
     assert one == two
     assert [r["id"] for r in two] == ["C2", "P2"]
     with pytest.raises(ValueError, match="jobs must be 1 or 2"):
