@@ -377,13 +377,25 @@ def _level(x) -> str:
 def calibration_summary(rows) -> dict:
     """Totals over calibration rows: claims, true-code runs, false alarms, mutants, mutants
     caught in at least 80% of their runs, mutants caught in fewer than half, and claims whose
-    false-alarm interval lies wholly above their designed level."""
+    false-alarm interval lies wholly above their designed level; with the rows of one timed run
+    (``started``, ``finished``, ``jobs``), how many claims it covers, its wall time in hours
+    (the span of those rows) and its number of processes."""
     muts = [m for r in rows for m in r.get("mutants", [])]
+    timed = [r for r in rows if "started" in r and "finished" in r]
 
     def rate(d):
         return d["k"] / d["n"] if d["n"] else 0.0
 
+    wall = {}
+    if timed:
+        span = max(r["finished"] for r in timed) - min(r["started"] for r in timed)
+        wall = {
+            "timed": len(timed),
+            "wallhours": f"{span / 3600:.1f}",
+            "jobs": max(int(r.get("jobs", 1)) for r in timed),
+        }
     return {
+        **wall,
         "claims": len(rows),
         "runs": sum(int(r["false_alarm"]["n"]) for r in rows),
         "falsealarms": sum(int(r["false_alarm"]["k"]) for r in rows),
