@@ -36,8 +36,7 @@ EXACT_SEEDS = 10
 
 
 def default_seeds(cid: str) -> int:
-    """≥ 50 seeds for a statistical check, ≥ 10 random problem instances for an exact one
-    (a claim may lower this with ``calibration_seeds`` only for training-heavy checks)."""
+    """≥ 50 seeds for a statistical check, ≥ 10 random problem instances for an exact one."""
     c = claims.get(cid)
     return STATISTICAL_SEEDS if c.statistical else EXACT_SEEDS
 

@@ -87,12 +87,14 @@ def test_latex_calibration_and_write_generated(tmp_path):
     assert tex.index("G1") < tex.index("S1")  # ledger order
     assert r"0/50 [0.00,\,0.07]" in tex and r"bug\_\allowbreak{}1" in tex
     assert r"\csname mt@cal.mutants\endcsname{3}" in tex
+    assert r"\csname mt@cal.G1.fa\endcsname{1/50 [" in tex
+    assert r"\csname mt@cal.S1.bug_1\endcsname{10/50}" in tex
     assert report.calibration_summary(rows)["weak"] == 1
-    assert "wallhours" not in report.calibration_summary(rows)  # no timed run among the rows
+    assert "wallminutes" not in report.calibration_summary(rows)  # no timed run among the rows
     timed = [{**rows[0], "started": 100.0, "finished": 3700.0, "jobs": 2},
              {**rows[1], "started": 200.0, "finished": 7300.0, "jobs": 2}]  # fmt: skip
     summary = report.calibration_summary(timed)
-    assert (summary["timed"], summary["wallhours"], summary["jobs"]) == (2, "2.0", 2)
+    assert (summary["timed"], summary["wallminutes"], summary["jobs"]) == (2, "120", 2)
     results = tmp_path / "results"
     results.mkdir()
     (results / "calibration-systems.json").write_text(json.dumps(rows[:1]))

@@ -80,8 +80,11 @@ PUBLISHED_ROUNDING = 0.005
 """The published values are rounded to two decimals."""
 BEATS_LEVEL = 0.01
 """Family-wise level of the 'beats' comparisons: each of the 2 × 3 one-sided lower limits at
-0.01/6 (Bonferroni). Under the claim the margins are many interval widths, so the actual
-false-alarm rate is far below this bound."""
+0.01/6 (Bonferroni). The calibration over 50 fresh seeds (quick preset) measured 4/50 false
+alarms in this sub-check (Clopper–Pearson 95% [0.022, 0.19]), above the 0.01 it was designed
+for: the crossed bootstrap over the quick preset's few training seeds understates how much a
+short MAML training run varies from seed to seed. Left as measured (no level changed after
+seeing it); the paper reports it."""
 IMPROVE_LEVEL = 0.01
 """Family-wise level of the 'improves with steps' comparisons (Bonferroni over the 3)."""
 CLOSED_LEVEL = 0.01
