@@ -84,7 +84,7 @@ BEATS_LEVEL = 0.01
 alarms in this sub-check (Clopper–Pearson 95% [0.022, 0.19]), above the 0.01 it was designed
 for: the crossed bootstrap over the quick preset's few training seeds understates how much a
 short MAML training run varies from seed to seed. Left as measured (no level changed after
-seeing it); the paper reports it."""
+seeing it); the paper states the rate."""
 IMPROVE_LEVEL = 0.01
 """Family-wise level of the 'improves with steps' comparisons (Bonferroni over the 3)."""
 CLOSED_LEVEL = 0.01
