@@ -126,3 +126,19 @@ def test_ledger_rows_typeset_statement_and_citation():
     assert "expected" not in tex
     tex = report.latex_ledger_rows([{**row, "id": "Z9", "latex": "", "verdict": "fails"}])
     assert "plain text" in tex and r"(expected \verdict" in tex
+
+
+def test_every_character_of_the_ledgers_is_typeset():
+    """No character of the committed paper-scale ledger or of a claim's plain text falls back
+    to ``?`` in LaTeX (e.g. ``∋``, or the combining tilde of ``σ̃``)."""
+    import json
+    from pathlib import Path
+
+    from metatheory import claims, report
+
+    rows = json.loads((Path(__file__).parents[1] / "paper/results/ledger-full.json").read_text())
+    texts = [v for r in rows for v in r.values() if isinstance(v, str)]
+    texts += [t for c in claims.ids() for t in (claims.get(c).statement, claims.get(c).source)]
+    bad = {t for t in texts if "?" in report.tex_escape(t) and "?" not in t}
+    assert not bad
+    assert report.tex_escape("σ̃ ∋") == r"$\tilde{\sigma}$ $\ni$"

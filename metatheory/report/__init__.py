@@ -170,6 +170,7 @@ _UNICODE = {
     "…": r"\dots{}",
     "−": "-",
     "∈": r"$\in$",
+    "∋": r"$\ni$",
     "≈": r"$\approx$",
     "∞": r"$\infty$",
     "–": "--",
@@ -253,10 +254,20 @@ _UNICODE = {
 }
 
 
+_TILDE = "\u0303"  # combining tilde: "σ̃" is σ followed by it
+
+
 def tex_escape(s: str) -> str:
-    """Escape text for LaTeX, mapping the Greek and maths symbols used in the ledger."""
+    """Escape text for LaTeX, mapping the Greek and maths symbols used in the ledger (a letter
+    with a combining tilde becomes ``\tilde``). A character without a mapping becomes ``?``:
+    a test keeps every character of the committed ledgers mapped."""
     out = []
     for ch in str(s):
+        if ch == _TILDE and out:
+            prev = out.pop()
+            body = prev[1:-1] if prev.startswith("$") and prev.endswith("$") else prev
+            out.append(rf"$\tilde{{{body}}}$")
+            continue
         out.append(_TEX_ESC.get(ch) or _UNICODE.get(ch) or (ch if ord(ch) < 128 else "?"))
     return "".join(out)
 
