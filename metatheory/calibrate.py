@@ -9,10 +9,13 @@ fresh problem instance and fresh data) with the true code and with each declared
   (for a ``holds`` claim: not ``holds``);
 
 with Clopper–Pearson 95% intervals, beside the check's designed false-alarm level (its
-nominal test level, Bonferroni over sub-checks). Seeds of a vmappable experiment run as one
-program sharded over the JAX devices (:func:`metatheory.parallel.map_seeds`). Every finished
-(claim, mutant, seed) verdict is stored under the cache directory, so an interrupted run
-resumes where it stopped.
+nominal test level, Bonferroni over sub-checks). Seeds are the claim's calibration seeds
+``first_seed, …, first_seed + n − 1`` (:func:`metatheory.claims.calibration_seed`): a check
+changed in view of a calibration is calibrated again on seeds it has not seen
+(``first_seed = n``), and each row records its ``first_seed``. Seeds of a vmappable
+experiment run as one program sharded over the JAX devices
+(:func:`metatheory.parallel.map_seeds`). Every finished (claim, mutant, seed) verdict is
+stored under the cache directory, so an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -89,14 +92,18 @@ def calibrate_claim(
     preset: str = "quick",
     cache_dir: Path | None = None,
     log=None,
+    first_seed: int = 0,
 ) -> dict:
-    """False alarms and power of claim ``cid``'s check over ``seeds`` seeds (see module)."""
+    """False alarms and power of claim ``cid``'s check over ``seeds`` seeds from the
+    ``first_seed``-th calibration seed on (see module)."""
     c = claims.get(cid)
     n = default_seeds(cid) if seeds is None else int(seeds)
     if n < 1:
         raise ValueError(f"seeds must be >= 1, got {seeds!r}")
+    if first_seed < 0:
+        raise ValueError(f"first_seed must be >= 0, got {first_seed!r}")
     log = log or (lambda s: None)
-    seed_list = [claims.calibration_seed(cid, i) for i in range(n)]
+    seed_list = [claims.calibration_seed(cid, i) for i in range(first_seed, first_seed + n)]
     t0 = time.perf_counter()
     started = time.time()
     log(f"{cid} true code ")
@@ -108,6 +115,7 @@ def calibrate_claim(
     row = {
         "id": cid,
         "seeds": n,
+        "first_seed": first_seed,
         "preset": preset,
         "statistical": c.statistical,
         "expected": expected,
@@ -150,8 +158,10 @@ def _design_level(cid, preset) -> float:
     return float(claims.run(cid, preset).design_level)
 
 
-def _claim_row(seeds, preset, cache_dir, log, jobs, cid) -> dict:
-    row = calibrate_claim(cid, seeds=seeds, preset=preset, cache_dir=cache_dir, log=log)
+def _claim_row(seeds, preset, cache_dir, log, jobs, first_seed, cid) -> dict:
+    row = calibrate_claim(
+        cid, seeds=seeds, preset=preset, cache_dir=cache_dir, log=log, first_seed=first_seed
+    )
     row["jobs"] = jobs
     return row
 
@@ -165,6 +175,7 @@ def calibrate(
     json_path: Path | None = None,
     log=None,
     jobs: int = 1,
+    first_seed: int = 0,
 ) -> list[dict]:
     """:func:`calibrate_claim` for each claim (default: all); rows written to ``json_path``
     after each claim, so a partial run leaves a valid file. Each row records its ``seconds``,
@@ -176,7 +187,7 @@ def calibrate(
     if jobs not in (1, 2):
         raise ValueError(f"jobs must be 1 or 2, got {jobs!r}")
     cids = [claims.get(c).id for c in cids] if cids else claims.ids()
-    run = functools.partial(_claim_row, seeds, preset, cache_dir, log, jobs)
+    run = functools.partial(_claim_row, seeds, preset, cache_dir, log, jobs, first_seed)
     shared = None
     if jobs == 2 and len(cids) > 1:
         shared = pool.SharedRuns([(c,) for c in cids], run, cache_dir=cache_dir)

@@ -2,7 +2,7 @@
 
   metatheory list                         the claims, their statements and sources
   metatheory verify [ID ...] [--json P]   run checks, print the ledger, exit 0 iff all as expected
-  metatheory calibrate [ID ...] [--seeds S] [--json P] [--full] [--jobs 2]
+  metatheory calibrate [ID ...] [--seeds S] [--first-seed I] [--json P] [--full] [--jobs 2]
                                           false alarms and power of each check over S seeds
   metatheory figures [--fresh [--full]]   figures, tables, macros -> paper/generated/ (from the
                                           committed results in paper/results/ unless --fresh)
@@ -126,6 +126,8 @@ def cmd_calibrate(args) -> int:
 
     if args.seeds is not None and args.seeds < 1:
         raise _Usage(f"metatheory calibrate: --seeds must be >= 1, got {args.seeds}")
+    if args.first_seed < 0:
+        raise _Usage(f"metatheory calibrate: --first-seed must be >= 0, got {args.first_seed}")
     out = _out_path("calibrate", args.json)
     rows = calibrate.calibrate(
         args.ids,
@@ -135,6 +137,7 @@ def cmd_calibrate(args) -> int:
         json_path=out,
         log=calibrate.stderr_log,
         jobs=args.jobs,
+        first_seed=args.first_seed,
     )
     print(calibrate.format_table(rows))
     if out is not None:
@@ -351,6 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="S",
         help="seeds per claim (default: 50 for statistical checks, 10 for exact ones)",
+    )
+    c.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        metavar="I",
+        help="start at the I-th calibration seed (fresh seeds for a check changed in view of "
+        "an earlier calibration; default 0)",
     )
     c.add_argument("--json", metavar="PATH", help="merge the rows into this JSON file")
     c.add_argument("--full", action="store_true", help="paper-scale preset")

@@ -16,6 +16,8 @@ __all__ = [
     "linear_fit",
     "MeanCI",
     "mean_ci",
+    "welch_ci",
+    "ratio_ci",
     "bootstrap_ci",
     "clopper_pearson",
 ]
@@ -104,6 +106,35 @@ def mean_ci(samples, *, level: float = 0.95) -> MeanCI:
     m = float(s.mean())
     half = float(_st.t.ppf(0.5 + level / 2, s.size - 1) * s.std(ddof=1) / np.sqrt(s.size))
     return MeanCI(m, m - half, m + half, level, int(s.size))
+
+
+def welch_ci(a, b, *, level: float = 0.95) -> MeanCI:
+    """Welch interval of ``mean(a) − mean(b)`` for two independent iid samples (t with the
+    Welch–Satterthwaite degrees of freedom)."""
+    level = _level(level)
+    a, b = (np.asarray(v, dtype=np.float64).ravel() for v in (a, b))
+    if a.size < 2 or b.size < 2:
+        raise ValueError(f"need at least 2 samples each, got {a.size} and {b.size}")
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    m = float(a.mean() - b.mean())
+    half = float(_st.t.ppf(0.5 + level / 2, df) * np.sqrt(va + vb))
+    return MeanCI(m, m - half, m + half, level, int(a.size + b.size))
+
+
+def ratio_ci(x, y, *, level: float = 0.95) -> MeanCI:
+    """Least-squares slope of ``y = b x`` through the origin, ``b = Σxy / Σx²``, with its
+    t-interval (``n − 1`` degrees of freedom): the share of ``x`` that ``y`` recovers when the
+    pairs ``(x_i, y_i)`` are iid and the residuals homoscedastic."""
+    level = _level(level)
+    x, y = (np.asarray(v, dtype=np.float64).ravel() for v in (x, y))
+    if x.size < 2 or x.size != y.size:
+        raise ValueError(f"need two samples of equal size >= 2, got {x.size} and {y.size}")
+    sxx = float(np.sum(x * x))
+    b = float(np.sum(x * y)) / sxx
+    se = float(np.sqrt(np.sum((y - b * x) ** 2) / (x.size - 1) / sxx))
+    half = float(_st.t.ppf(0.5 + level / 2, x.size - 1) * se)
+    return MeanCI(b, b - half, b + half, level, int(x.size))
 
 
 def bootstrap_ci(

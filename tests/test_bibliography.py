@@ -95,6 +95,11 @@ def test_latex_calibration_and_write_generated(tmp_path):
              {**rows[1], "started": 200.0, "finished": 7300.0, "jobs": 2}]  # fmt: skip
     summary = report.calibration_summary(timed)
     assert (summary["timed"], summary["wallminutes"], summary["jobs"]) == (2, "120", 2)
+    # a later run of one claim on fresh seeds: its own run, marked, not part of the span
+    rerun = [timed[0], {**timed[1], "started": 9000.0, "finished": 9600.0, "first_seed": 50}]
+    summary = report.calibration_summary(rerun)
+    assert (summary["timed"], summary["wallminutes"], summary["timedelsewhere"]) == (1, "60", 1)
+    assert summary["fresh"] == 1 and r"50$^\dagger$" in report.latex_calibration(rerun)
     results = tmp_path / "results"
     results.mkdir()
     (results / "calibration-systems.json").write_text(json.dumps(rows[:1]))

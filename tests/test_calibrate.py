@@ -86,6 +86,19 @@ def test_json_schema(fake_stat_claim, tmp_path):
     assert {"name", "description", "power"} <= set(row["mutants"][0])
 
 
+def test_first_seed_takes_later_seeds(fake_stat_claim, tmp_path):
+    """``first_seed`` continues the claim's seed sequence: seeds 2, 3 of a 2-seed run from 2 are
+    the last two of a 4-seed run from 0, and the row records where it started."""
+    four = calibrate.calibrate_claim("Z7", seeds=4, cache_dir=tmp_path)
+    later = calibrate.calibrate_claim("Z7", seeds=2, first_seed=2)
+    assert later["first_seed"] == 2 and four["first_seed"] == 0
+    runs = calibrate._runs("Z7", "quick", None, [claims.calibration_seed("Z7", i) for i in (2, 3)],
+                           tmp_path, lambda s: None)  # fmt: skip
+    assert later["false_alarm"]["k"] == sum(r["verdict"] == "fails" for r in runs)
+    with pytest.raises(ValueError, match="first_seed"):
+        calibrate.calibrate_claim("Z7", seeds=2, first_seed=-1)
+
+
 def test_map_seeds_vmapped_equals_loop():
     seeds = [3, 5, 8]
     batched = parallel.map_seeds(_vm, 16, seeds)

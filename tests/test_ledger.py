@@ -158,6 +158,8 @@ def test_cli_bad_input_exits_2_with_one_line(capsys):
     assert main(["paper", "--paper-dir", "/nonexistent"]) == 2
     assert main(["bound"]) == 2
     assert main(["calibrate", "G1", "--seeds", "0"]) == 2
+    assert main(["calibrate", "G1", "--first-seed", "-1"]) == 2
+    assert "--first-seed must be >= 0" in capsys.readouterr().err
 
 
 def test_cli_verify_writes_json_and_exit_code(fake_claims, tmp_path, capsys):

@@ -43,6 +43,36 @@ def test_mean_ci_matches_scipy():
     assert (ci.low, ci.high) == pytest.approx((lo, hi), rel=1e-12)
 
 
+def test_welch_ci_matches_scipy():
+    a = np.array([1.0, 2.0, 4.0, 4.5, 6.0, 3.0])
+    b = np.array([0.5, 0.1, 2.5, 1.0])
+    ci = stats.welch_ci(a, b, level=0.99)
+    ref = st.ttest_ind(a, b, equal_var=False).confidence_interval(confidence_level=0.99)
+    assert (ci.low, ci.high) == pytest.approx((ref.low, ref.high), rel=1e-12)
+    assert ci.mean == pytest.approx(a.mean() - b.mean(), rel=1e-15)
+
+
+def test_ratio_ci_exact_line_and_constant_regressor():
+    x = np.array([0.5, 1.0, 2.0, 3.0])
+    exact = stats.ratio_ci(x, 0.7 * x)
+    assert exact.mean == pytest.approx(0.7, rel=1e-14) and exact.high - exact.low < 1e-12
+    # with x = 1 the slope through the origin is the mean of y, with the same t-interval
+    y = np.array([1.0, 2.0, 4.0, 4.5, 6.0])
+    r, m = stats.ratio_ci(np.ones_like(y), y, level=0.9), stats.mean_ci(y, level=0.9)
+    assert (r.mean, r.low, r.high) == pytest.approx((m.mean, m.low, m.high), rel=1e-12)
+
+
+def test_ratio_ci_coverage():
+    """Over 400 draws of y = 0.8 x + noise, the 90% interval covers 0.8 in 90% ± 5% of them."""
+    keys = jax.random.split(jax.random.key(5), 400)
+    x = np.linspace(0.1, 2.0, 30)
+    hits = [
+        stats.ratio_ci(x, 0.8 * x + 0.3 * np.asarray(jax.random.normal(k, x.shape)), level=0.9)
+        for k in keys
+    ]
+    assert 0.85 <= np.mean([h.low <= 0.8 <= h.high for h in hits]) <= 0.95
+
+
 def test_clopper_pearson_matches_scipy_binomtest():
     for k, n in [(0, 10), (3, 10), (10, 10), (970, 1000)]:
         ref = st.binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
@@ -68,6 +98,8 @@ def test_bootstrap_ci_close_to_scipy():
         lambda: stats.mean_ci([1.0]),
         lambda: stats.clopper_pearson(5, 3),
         lambda: stats.mean_ci([1.0, 2.0], level=1.5),
+        lambda: stats.welch_ci([1.0], [1.0, 2.0]),
+        lambda: stats.ratio_ci([1.0, 2.0], [1.0]),
     ],
 )
 def test_bad_input_raises(call):

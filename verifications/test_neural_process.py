@@ -5,7 +5,7 @@ import pytest
 
 from metatheory import stats
 from metatheory.claims import get, mutant_pairs
-from metatheory.claims.neural_process import LEVEL, ORACLE_TOL, context_slopes
+from metatheory.claims.neural_process import IWAE_SHARE, LEVEL, ORACLE_TOL, context_slopes
 
 
 def test_b1_oracle_holds(verdict):
@@ -49,6 +49,10 @@ def test_b2_estimators_match_closed_forms(verdict):
     iw = stats.mean_ci(b.iwae[-1] - b.loglik_exact, level=LEVEL)
     assert iw.low <= 0 <= iw.high
     assert b.iwae[-1].mean() > b.iwae[0].mean()  # more samples, a tighter bound
+    gap_t = b.loglik_exact - b.elbo_exact
+    share = stats.ratio_ci(gap_t, b.iwae[-1] - b.elbo_exact, level=LEVEL)
+    assert share.low > IWAE_SHARE  # task by task, IWAE closes most of the gap; the ELBO none
+    assert not stats.ratio_ci(gap_t, b.elbo_mc - b.elbo_exact, level=LEVEL).low > IWAE_SHARE
 
 
 @pytest.mark.parametrize(("cid", "mutant"), mutant_pairs("B1", "B2"))

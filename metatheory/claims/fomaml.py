@@ -7,9 +7,10 @@ claims are about orders in α (G3's "O(α)", G4's "+ O(α²)"), the check does n
 slope through deterministic points (a confidence interval there measures the curvature of the
 curve, not noise): it computes the Taylor coefficient the claim is about exactly (forward-mode
 autodiff at α = 0, or polynomial interpolation where the update is a polynomial in α) and
-compares it with the predicted one. G8's training part is statistical: paired t-intervals over
-held-out tasks (its noise is real; the training seeds' noise is not in the interval, which is
-why the calibration over fresh seeds is the honest false-alarm measure).
+compares it with the predicted one. G8's training part is statistical: the share of held-out
+tasks on which one model beats another, with its Clopper–Pearson interval (tasks are iid given
+the trained models; the training seeds' noise is not in the interval, which is why the
+calibration over fresh seeds is the honest false-alarm measure).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ relative), or interpolation at Chebyshev nodes: the Vandermonde systems of degre
 have condition number ≤ 1e5, so rounding of ~1e-15 in the values gives ≤ 1e-10 in the
 coefficients; 1e-9 still rejects a wrong coefficient, which is off by O(1)."""
 LEVEL = 0.999
-"""Two-sided level of G8's t-intervals: each one-sided comparison has false-alarm probability
+"""Two-sided level of G8's intervals: each one-sided comparison has false-alarm probability
 5e-4 when its noise model (iid held-out tasks) holds."""
 
 
@@ -476,11 +477,19 @@ def alpha_gradient_errors(r: ex.StepSizeResult):
     return np.array(es), np.array(ev)
 
 
+def _share(better) -> tuple[float, float]:
+    """Share of held-out tasks where ``better`` holds and its lower Clopper–Pearson limit at the
+    one-sided level ``(1 − LEVEL)/2``."""
+    better = np.asarray(better, bool).ravel()
+    k, n = int(better.sum()), better.size
+    return k / n, stats.clopper_pearson(k, n, level=LEVEL)[0]
+
+
 @claim(
     "G8",
     name="learned_step_sizes",
     statement="∂L_Q(θ_N)/∂α by autodiff equals its closed form on quadratic tasks; per-parameter "
-    "step sizes (Meta-SGD) are trainable and beat a fixed α on sinusoid adaptation.",
+    "step sizes (Meta-SGD) are trainable and beat a fixed α on most sinusoid tasks.",
     latex=r"$\frac{\partial L_Q(\theta_N)}{\partial a} = -\sum_{j<N} g_j\odot"
     r"\big((I-HA)^{N-1-j}\nabla L_Q(\theta_N)\big)$",
     source="Li et al. 2017 (Meta-SGD); Finn et al. 2017",
@@ -495,13 +504,16 @@ def alpha_gradient_errors(r: ex.StepSizeResult):
     ],
 )
 def check_g8(r: ex.StepSizeResult) -> Verdict:
-    """Calibration (quick preset, 50 fresh seeds): 1/50 false alarms, all in
-    ``learned-beats-fixed``: the interval covers held-out-task noise only, and a 1000-step
-    training run sometimes leaves Meta-SGD behind the fixed step (training-seed noise)."""
+    """The comparisons are shares of held-out tasks, not mean differences: one inner step with
+    a learned per-parameter step overshoots on a few tasks, so per-task differences are
+    heavy-tailed. The first calibration compared means (paired t-intervals) and raised 1 false
+    alarm in 50 runs, on a run where the learned model's MSE exceeded the fixed step's by 84 on
+    one task of 500 while it was better on 84% of them. Means are stated beside the shares."""
     es, ev = alpha_gradient_errors(r)
     exact = max(es.max(), ev.max())
     diff = stats.mean_ci(r.mse_fixed - r.mse_learned, level=LEVEL)
-    beyond = stats.mean_ci(r.mse_zero - r.mse_learned, level=LEVEL)
+    wins = _share(r.mse_learned < r.mse_fixed)
+    wins_zero = _share(r.mse_learned < r.mse_zero)
     fixed = stats.mean_ci(r.mse_fixed, level=LEVEL)
     learned = stats.mean_ci(r.mse_learned, level=LEVEL)
     zero = stats.mean_ci(r.mse_zero, level=LEVEL)
@@ -519,17 +531,25 @@ def check_g8(r: ex.StepSizeResult) -> Verdict:
             ),
             Check(
                 "learned-beats-fixed",
-                diff.low > 0,
-                f"MSE fixed α = {r.alpha_fixed:g} {fixed}, learned {learned}; difference {diff}",
-                f"{LEVEL:g} t-interval of the paired difference above 0",
+                wins[1] > 0.5,
+                f"learned α better on {wins[0]:.1%} of tasks (≥ {wins[1]:.1%}); MSE fixed α = "
+                f"{r.alpha_fixed:g} {fixed}, learned {learned}; difference {diff}",
+                f"{LEVEL:g} Clopper–Pearson lower limit of the share > 1/2",
                 level=side,
             ),
             Check(
                 "adapts-beyond-zero",
-                beyond.low > 0,
-                f"predicting 0: {zero}; learned better by {beyond}",
-                f"{LEVEL:g} t-interval above 0",
+                wins_zero[1] > 0.5,
+                f"better than predicting 0 ({zero}) on {wins_zero[0]:.1%} of tasks "
+                f"(≥ {wins_zero[1]:.1%})",
+                f"{LEVEL:g} Clopper–Pearson lower limit of the share > 1/2",
                 level=side,
+            ),
+            Check(
+                "control: fixed beats learned",
+                not _share(r.mse_fixed < r.mse_learned)[1] > 0.5,
+                "the same test does not find the fixed step better on most tasks",
+                control=True,
             ),
         ],
         predicted="autodiff = closed form; Meta-SGD's post-adaptation MSE below fixed α's and "
@@ -545,6 +565,9 @@ def check_g8(r: ex.StepSizeResult) -> Verdict:
             "zero": zero.mean,
             "pooled": sinusoid.pooled_mse(),
             "diff": diff.mean,
+            "share": wins[0],
+            "sharelow": wins[1],
+            "sharezero": wins_zero[0],
             "difflow": diff.low,
             "diffhigh": diff.high,
             "tasks": r.mse_fixed.size,

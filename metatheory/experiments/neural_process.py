@@ -224,7 +224,7 @@ class NPRunConfig:
     lr: float = 5e-3  # Adam, cosine-decayed to 10% over each segment (warm restarts)
     hidden: int = 32
     z_dim: int = 8
-    n_windows: int = 40  # training-loss windows for the trend fit
+    n_windows: int = 40  # training-loss windows (trend fit; second vs last window)
     n_eval_tasks: int = 128
     n_eval_targets: int = 20
     context_sizes: tuple[int, ...] = (0, 1, 2, 3, 4, 6, 8, 10, 15, 20, 25)
@@ -286,7 +286,8 @@ class NPResult:
     checkpoints: np.ndarray  # training steps at each checkpoint
     loss_steps: np.ndarray  # centre step of each loss window
     loss: dict  # model -> window-mean training loss (NLL or negative ELBO per target)
-    trend: dict  # model -> stats.SlopeFit of loss against log(step)
+    trend: dict  # model -> stats.SlopeFit of loss against log(step) (the figure's fit)
+    loss_ends: dict  # model -> (2, steps per window): per-step loss, second and last window
     nll: dict  # model -> (checkpoints, tasks, contexts) mean NLL per held-out target
     closed: dict  # model -> (checkpoints,) closed share of the prior-to-oracle gap
     gp_nll: np.ndarray  # (tasks, contexts) the exact GP predictive
@@ -327,6 +328,14 @@ def _trend(steps, loss):
     """Least-squares slope of the window-mean loss against log(step), first window left out
     (the initial drop from the random initialization)."""
     return stats.linear_fit(np.log(steps[1:]), loss[1:])
+
+
+def _ends(losses, n_windows):
+    """Per-step training losses of the second window and of the last (the first window, the
+    drop from the random initialization, is left out, as in the trend fit)."""
+    losses = np.asarray(losses, np.float64)
+    w = len(losses) // n_windows
+    return np.stack([losses[w : 2 * w], losses[(n_windows - 1) * w : n_windows * w]])
 
 
 def gap_statistic(nll, gp_nll, prior_nll, sizes):
@@ -634,11 +643,12 @@ def _np_finish(config: NPRunConfig, out: dict) -> NPResult:
     gp_nll = np.asarray(out["gp_nll"], np.float64)
     s2 = fam.variance + fam.noise**2
     prior = np.mean(0.5 * np.log(2 * np.pi * s2) + 0.5 * yt[..., 0] ** 2 / s2, axis=1)
-    loss, trend, nll, closed = {}, {}, {}, {}
+    loss, trend, ends, nll, closed = {}, {}, {}, {}, {}
     loss_steps = None
     for m in c.models:
         loss_steps, loss[m] = _windows(out["losses"][m], c.n_windows)
         trend[m] = _trend(loss_steps, loss[m])
+        ends[m] = _ends(out["losses"][m], c.n_windows)
         nll[m] = np.asarray(out["nll"][m], np.float64)
         closed[m] = np.array([closed_share(v, gp_nll, prior, sizes) for v in nll[m]])
     bt = slice(0, c.band_tasks)
@@ -649,6 +659,7 @@ def _np_finish(config: NPRunConfig, out: dict) -> NPResult:
         loss_steps=loss_steps,
         loss=loss,
         trend=trend,
+        loss_ends=ends,
         nll=nll,
         closed=closed,
         gp_nll=gp_nll,

@@ -141,6 +141,7 @@ class SinusoidResult:
     example_pred: np.ndarray  # (n_models, nK, n_examples, max_steps + 1, n_grid), seed 0
     sample_amp: np.ndarray  # a few tasks of the family, for the "tasks" figure
     sample_phase: np.ndarray
+    boot_counts: tuple | None = None  # (seed, task) draw counts of the crossed bootstrap
 
 
 def finn_init(key: jax.Array, sizes: tuple[int, ...], std: float = 0.01) -> list[dict]:
@@ -410,6 +411,7 @@ def benchmark_finish(config: SinusoidConfig, out: dict) -> SinusoidResult:
         example_pred=out["example"],
         sample_amp=out["s_amp"],
         sample_phase=out["s_phase"],
+        boot_counts=(out["boot_seeds"], out["boot_tasks"]),
     )
 
 

@@ -386,25 +386,44 @@ def _level(x) -> str:
     return "0" if x == 0 else fmt(x, 2)
 
 
+def timed_runs(rows) -> list[list[dict]]:
+    """The calibration rows that record ``started`` and ``finished``, grouped into runs: rows
+    whose time spans overlap (or chain) belong to one ``metatheory calibrate`` invocation.
+    Largest run first."""
+    timed = sorted((r for r in rows if "started" in r and "finished" in r),
+                   key=lambda r: r["started"])  # fmt: skip
+    runs: list[list[dict]] = []
+    end = -float("inf")
+    for r in timed:
+        if r["started"] > end:
+            runs.append([])
+        runs[-1].append(r)
+        end = max(end, r["finished"])
+    return sorted(runs, key=len, reverse=True)
+
+
 def calibration_summary(rows) -> dict:
     """Totals over calibration rows: claims, true-code runs, false alarms, mutants, mutants
-    caught in at least 80% of their runs, mutants caught in fewer than half, and claims whose
-    false-alarm interval lies wholly above their designed level; with the rows of one timed run
-    (``started``, ``finished``, ``jobs``), how many claims it covers, its wall time in minutes
-    (the span of those rows) and its number of processes."""
+    caught in at least 80% of their runs, mutants caught in fewer than half, claims whose
+    false-alarm interval lies wholly above their designed level, and claims recalibrated on
+    fresh seeds (``first_seed`` > 0); for the largest timed run (:func:`timed_runs`), how many
+    claims it covers, its wall time in minutes (the span of its rows) and its number of
+    processes, and how many claims were timed in other runs."""
     muts = [m for r in rows for m in r.get("mutants", [])]
-    timed = [r for r in rows if "started" in r and "finished" in r]
+    runs = timed_runs(rows)
 
     def rate(d):
         return d["k"] / d["n"] if d["n"] else 0.0
 
     wall = {}
-    if timed:
-        span = max(r["finished"] for r in timed) - min(r["started"] for r in timed)
+    if runs:
+        main = runs[0]
+        span = max(r["finished"] for r in main) - min(r["started"] for r in main)
         wall = {
-            "timed": len(timed),
+            "timed": len(main),
             "wallminutes": f"{span / 60:.0f}",
-            "jobs": max(int(r.get("jobs", 1)) for r in timed),
+            "jobs": max(int(r.get("jobs", 1)) for r in main),
+            "timedelsewhere": sum(len(g) for g in runs[1:]),
         }
     return {
         **wall,
@@ -415,6 +434,7 @@ def calibration_summary(rows) -> dict:
         "caught": sum(rate(m["power"]) >= 0.8 for m in muts),
         "weak": sum(rate(m["power"]) < 0.5 for m in muts),
         "excess": sum(float(r["false_alarm"]["ci"][0]) > float(r["design_level"]) for r in rows),
+        "fresh": sum(int(r.get("first_seed", 0)) > 0 for r in rows),
     }
 
 
@@ -434,6 +454,7 @@ def latex_calibration_macros(rows) -> str:
     for r in rows:
         define(f"{r['id']}.fa", _kn(r["false_alarm"]))
         define(f"{r['id']}.level", _level(r.get("design_level", 0.0)))
+        define(f"{r['id']}.firstseed", int(r.get("first_seed", 0)))
         for m in r.get("mutants") or []:
             define(f"{r['id']}.{m['name']}", f"{int(m['power']['k'])}/{int(m['power']['n'])}")
     return "\n".join(lines) + "\n"
@@ -452,7 +473,8 @@ def latex_calibration(rows) -> str:
         r"Calibration of the checks over independent seeds (each a fresh problem instance and "
         r"fresh data): false alarms of the true code and power against each mutant, $k/n$ with "
         r"Clopper--Pearson 95\% intervals, beside the designed false-alarm level. "
-        r"$^\ast$ statistical check." + preset
+        r"$^\ast$ statistical check; $^\dagger$ recalibrated on fresh seeds (from the $n$-th "
+        r"calibration seed on) after its check changed in view of the first calibration." + preset
     )
     lines += [
         r"{\small\setlength{\tabcolsep}{4pt}\setlength{\LTcapwidth}{\linewidth}",
@@ -467,7 +489,8 @@ def latex_calibration(rows) -> str:
         star = r"$^\ast$" if r.get("statistical") else ""
         first = [
             tex_escape(r["id"]) + star,
-            str(_nseeds(r.get("seeds", r["false_alarm"]["n"]))),
+            str(_nseeds(r.get("seeds", r["false_alarm"]["n"])))
+            + (r"$^\dagger$" if int(r.get("first_seed", 0)) > 0 else ""),
             _kn(r["false_alarm"]),
             _level(r.get("design_level", 0.0)),
         ]
