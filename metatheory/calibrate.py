@@ -158,11 +158,11 @@ def _design_level(cid, preset) -> float:
     return float(claims.run(cid, preset).design_level)
 
 
-def _claim_row(seeds, preset, cache_dir, log, jobs, first_seed, cid) -> dict:
+def _claim_row(seeds, preset, cache_dir, log, jobs, first_seed, run, cid) -> dict:
     row = calibrate_claim(
         cid, seeds=seeds, preset=preset, cache_dir=cache_dir, log=log, first_seed=first_seed
     )
-    row["jobs"] = jobs
+    row["jobs"], row["run"] = jobs, run
     return row
 
 
@@ -179,15 +179,16 @@ def calibrate(
 ) -> list[dict]:
     """:func:`calibrate_claim` for each claim (default: all); rows written to ``json_path``
     after each claim, so a partial run leaves a valid file. Each row records its ``seconds``,
-    its ``started`` and ``finished`` times (Unix seconds) and ``jobs``, so the wall time of a
-    run is the span of its rows. ``jobs=2`` shares the claims with
-    one worker process (:class:`metatheory.pool.SharedRuns`: it calibrates from the last claim
-    backwards; its progress goes to its own log). ``log`` must then be picklable (a module-level
-    function such as :func:`stderr_log`)."""
+    its ``started`` and ``finished`` times (Unix seconds), ``jobs`` and ``run`` (the start time
+    of this call, shared by its rows), so the wall time of a run is the span of its rows.
+    ``jobs=2`` shares the claims with one worker process (:class:`metatheory.pool.SharedRuns`:
+    it calibrates from the last claim backwards; its progress goes to its own log). ``log`` must
+    then be picklable (a module-level function such as :func:`stderr_log`)."""
     if jobs not in (1, 2):
         raise ValueError(f"jobs must be 1 or 2, got {jobs!r}")
     cids = [claims.get(c).id for c in cids] if cids else claims.ids()
-    run = functools.partial(_claim_row, seeds, preset, cache_dir, log, jobs, first_seed)
+    started = round(time.time(), 1)
+    run = functools.partial(_claim_row, seeds, preset, cache_dir, log, jobs, first_seed, started)
     shared = None
     if jobs == 2 and len(cids) > 1:
         shared = pool.SharedRuns([(c,) for c in cids], run, cache_dir=cache_dir)

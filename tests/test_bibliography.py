@@ -91,12 +91,13 @@ def test_latex_calibration_and_write_generated(tmp_path):
     assert r"\csname mt@cal.S1.bug_1\endcsname{10/50}" in tex
     assert report.calibration_summary(rows)["weak"] == 1
     assert "wallminutes" not in report.calibration_summary(rows)  # no timed run among the rows
-    timed = [{**rows[0], "started": 100.0, "finished": 3700.0, "jobs": 2},
-             {**rows[1], "started": 200.0, "finished": 7300.0, "jobs": 2}]  # fmt: skip
+    timed = [{**rows[0], "started": 100.0, "finished": 3700.0, "jobs": 2, "run": 99.0},
+             {**rows[1], "started": 200.0, "finished": 7300.0, "jobs": 2, "run": 99.0}]  # fmt: skip
     summary = report.calibration_summary(timed)
     assert (summary["timed"], summary["wallminutes"], summary["jobs"]) == (2, "120", 2)
     # a later run of one claim on fresh seeds: its own run, marked, not part of the span
-    rerun = [timed[0], {**timed[1], "started": 9000.0, "finished": 9600.0, "first_seed": 50}]
+    rerun = [timed[0], {**timed[1], "started": 9000.0, "finished": 9600.0, "first_seed": 50,
+                        "run": 8999.0}]  # fmt: skip
     summary = report.calibration_summary(rerun)
     assert (summary["timed"], summary["wallminutes"], summary["timedelsewhere"]) == (1, "60", 1)
     assert summary["fresh"] == 1 and r"50$^\dagger$" in report.latex_calibration(rerun)

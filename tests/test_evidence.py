@@ -42,3 +42,28 @@ def test_round_trip_preserves_classes_arrays_and_specials():
 def test_run_info_names_machine_and_versions():
     info = evidence.run_info("full")
     assert {"date", "machine", "jax", "jaxlib", "backend"} <= set(info)
+
+
+def test_a_cached_replay_keeps_the_stored_run_time(tmp_path):
+    """Re-judging a stored run from the experiment cache must not record the check's 0.1 s as
+    the run's time, nor today's date as its date."""
+    import json
+
+    from metatheory import report
+    from metatheory.claims import Verdict
+
+    def verdict(seconds, cached):
+        return Verdict(verdict="holds", predicted="p", measured="m", tolerance="t", id="G1",
+                       seconds=seconds, cached=cached)  # fmt: skip
+
+    report.store_results([verdict(560.0, False)], tmp_path, "full")
+    info = json.loads((tmp_path / "run-full.json").read_text())
+    info["G1"]["date"] = "2026-01-01 00:00 UTC"
+    (tmp_path / "run-full.json").write_text(json.dumps(info))
+    report.store_results([verdict(0.2, True)], tmp_path, "full")
+    (row,) = json.loads((tmp_path / "ledger-full.json").read_text())
+    assert row["seconds"] == 560.0
+    assert json.loads((tmp_path / "run-full.json").read_text())["G1"]["date"].startswith("2026-01")
+    report.store_results([verdict(300.0, False)], tmp_path, "full")  # a real rerun replaces both
+    (row,) = json.loads((tmp_path / "ledger-full.json").read_text())
+    assert row["seconds"] == 300.0

@@ -396,10 +396,11 @@ def check_g9(r: ex.SinusoidResult) -> Verdict:
     for j, model in enumerate(r.models):
         for ik, k in enumerate(ks):
             for s in (0, *CHECK_STEPS):
-                mean, lo, hi = curve[j, ik, s]
-                numbers[f"{model}k{k}s{s}"] = mean
-                numbers[f"{model}k{k}s{s}lo"] = lo
-                numbers[f"{model}k{k}s{s}hi"] = hi
+                for tag, x in zip(("", "lo", "hi"), curve[j, ik, s], strict=True):
+                    # an unbounded mean (diverged adaptation) is stated, not printed as a number
+                    numbers[f"{model}k{k}s{s}{tag}"] = (
+                        x if _fmt_mse(x) != "diverges" else "unbounded"
+                    )
     for ik, k in enumerate(ks):
         for s in CHECK_STEPS:
             numbers[f"prealphak{k}s{s}"] = float(np.median(r.pre_alpha[:, ik, s]))

@@ -387,19 +387,14 @@ def _level(x) -> str:
 
 
 def timed_runs(rows) -> list[list[dict]]:
-    """The calibration rows that record ``started`` and ``finished``, grouped into runs: rows
-    whose time spans overlap (or chain) belong to one ``metatheory calibrate`` invocation.
-    Largest run first."""
-    timed = sorted((r for r in rows if "started" in r and "finished" in r),
-                   key=lambda r: r["started"])  # fmt: skip
-    runs: list[list[dict]] = []
-    end = -float("inf")
-    for r in timed:
-        if r["started"] > end:
-            runs.append([])
-        runs[-1].append(r)
-        end = max(end, r["finished"])
-    return sorted(runs, key=len, reverse=True)
+    """The calibration rows that record ``started`` and ``finished``, grouped by the
+    ``metatheory calibrate`` invocation that wrote them (their ``run``, its start time); rows
+    without a ``run`` form one group. Largest run first."""
+    groups: dict = {}
+    for r in rows:
+        if "started" in r and "finished" in r:
+            groups.setdefault(r.get("run"), []).append(r)
+    return sorted(groups.values(), key=len, reverse=True)
 
 
 def calibration_summary(rows) -> dict:
@@ -656,7 +651,8 @@ RESULTS = Path("results")
 def store_results(verdicts, results_dir: Path, preset: str) -> None:
     """Merge ``verdicts`` into the committed results under ``results_dir``: each claim's
     evidence (``evidence/<ID>.json`` + ``.npz``), the ledger ``ledger-<preset>.json`` and the
-    run's date, machine and versions (``run-<preset>.json``, per claim)."""
+    run's date, machine and versions (``run-<preset>.json``, per claim). A verdict replayed from
+    the experiment cache keeps the stored run's seconds and date."""
     from metatheory.report import evidence
 
     results_dir = Path(results_dir)
@@ -667,9 +663,13 @@ def store_results(verdicts, results_dir: Path, preset: str) -> None:
     info = json.loads(runs.read_text()) if runs.exists() else {}
     now = evidence.run_info(preset)
     for v, row in zip(verdicts, ledger_rows(verdicts), strict=True):
+        if getattr(v, "cached", False) and v.id in rows and v.id in info:
+            # a verdict re-judged from the experiment cache: the run it replays keeps its time
+            row["seconds"] = rows[v.id]["seconds"]
+        else:
+            info[v.id] = now
         evidence.save(v, row, ev_dir)
         rows[v.id] = row
-        info[v.id] = now
     order = {c: i for i, c in enumerate(claims.ids())}
     ledger.write_text(
         json.dumps(sorted(rows.values(), key=lambda r: order.get(r["id"], 99)), indent=1) + "\n"
