@@ -16,7 +16,7 @@ while the tests run forwards, so on two cores the suite takes about half the wal
 Mutant runs recompile the code under test (JAX's caches are cleared; XLA's persistent cache
 under ``.metatheory-cache/xla`` returns the programs a mutant leaves unchanged, and the root
 ``conftest.py`` asks XLA for fast compiles). By default pytest runs every declared mutant at
-the quick preset (107 mutants of 28 claims: 6 min 50 s for the whole suite on two idle cores,
+the quick preset (108 mutants of 28 claims: 6 min 50 s for the whole suite on two idle cores,
 11 min 50 s without the worker process); with ``--full`` the mutants are skipped unless
 ``--mutants`` is given (``metatheory calibrate`` runs them all over many seeds:
 ``paper/results/calibration.json``).

@@ -30,6 +30,12 @@ window: a 99.9% Welch interval of the difference above 0 (false alarm 0.05%, one
 Every step draws fresh tasks, so given the trajectory the per-step losses are independent.
 (The first calibration judged the fitted slope of the window means against log(step), whose
 interval ignores the windows' serial correlation: 1 false alarm in 50 runs.)"""
+FLAT_TOL = 1e-5
+"""B2: |ELBO estimate − closed form| per target on the linear-Gaussian LNP whose decoder ignores z
+(no Monte Carlo error): float32 rounding of ~20 log-densities of size ~1 and of a KL of ~0.1 nats
+is ≤ ~1e-6 per target (measured ≤ 2e-7). A KL with swapped arguments moves a task's ELBO by
+|KL(q_C‖q_CT) − KL(q_CT‖q_C)|, third order in their difference yet ≥ 5e-3 per target on the worst
+task of every draw measured: the check takes the maximum over tasks."""
 IWAE_SHARE = 0.5
 """B2 (ours): IWAE(K_max) must close more than half of the exact gap log p − ELBO, task by task
 (the through-origin slope of IWAE(K_max) − ELBO on log p − ELBO, lower 99.95% limit). By Burda
@@ -176,6 +182,15 @@ def _iwae_mean_log_weights() -> Mutant:
     )
 
 
+def _kl_swapped() -> Mutant:
+    return Mutant(
+        "elbo-kl-swapped",
+        "the ELBO's KL with its arguments swapped: KL(q(z|C) ‖ q(z|C∪T))",
+        f"{_NPL}:gaussian_kl",
+        lambda orig: lambda mu_q, sigma_q, mu_p, sigma_p: orig(mu_p, sigma_p, mu_q, sigma_q),
+    )
+
+
 # --------------------------------------------------------------------------- B1
 
 
@@ -304,7 +319,7 @@ def _gap(nll, r):
     presets=ex.NP_PRESETS,
     seed=81,
     statistical=True,
-    mutants=[_cnp_sigma_as_variance(), _iwae_mean_log_weights()],
+    mutants=[_cnp_sigma_as_variance(), _iwae_mean_log_weights(), _kl_swapped()],
 )
 def check_b2(r: ex.NPResult) -> Verdict:
     """Sub-checks per claimed model (CNP, LNP) and on the LNP's estimators.
@@ -321,7 +336,9 @@ def check_b2(r: ex.NPResult) -> Verdict:
     The LNP's estimators are checked against closed forms on a linear-Gaussian LNP: the ELBO
     (Monte Carlo) and IWAE(1) against the exact ELBO, IWAE(K) non-decreasing in K, IWAE(K_max)
     closing most of the exact gap log p − ELBO task by task, and IWAE(K_max) against the exact
-    log-likelihood (bias ≈ Var(w)/2K, ≪ the interval here)."""
+    log-likelihood (bias ≈ Var(w)/2K, ≪ the interval here); and, on the same LNP with a decoder
+    that ignores z, the ELBO estimate against its closed form task by task to float32 rounding
+    (no Monte Carlo error there, so the KL term is checked exactly)."""
     sizes = r.context_sizes
     checks, numbers = [], {}
     models = [m for m in MODELS if m in r.nll]
@@ -392,6 +409,8 @@ def check_b2(r: ex.NPResult) -> Verdict:
     steps = [
         stats.mean_ci(hi - lo, level=LEVEL) for lo, hi in zip(bd.iwae, bd.iwae[1:], strict=False)
     ]
+    flat_err = float(np.max(np.abs(bd.flat_elbo_mc - bd.flat_elbo_exact)))
+    flat_ctl = float(np.max(np.abs(bd.flat_elbo_mc - (bd.flat_elbo_exact - bd.flat_kl_reverse))))
     gap = bd.loglik_exact - bd.elbo_exact
     iw_share = stats.ratio_ci(gap, bd.iwae[-1] - bd.elbo_exact, level=LEVEL)
     elbo_share = stats.ratio_ci(gap, bd.elbo_mc - bd.elbo_exact, level=LEVEL)
@@ -408,6 +427,12 @@ def check_b2(r: ex.NPResult) -> Verdict:
             f"MC − exact {elbo}",
             f"{LEVEL:.1%} CI ∋ 0",
             level=1 - LEVEL,
+        ),
+        Check(
+            "ELBO = closed form, z-free decoder",
+            flat_err <= FLAT_TOL,
+            f"max |MC − exact| {flat_err:.1e} per target ({len(bd.flat_elbo_mc)} tasks)",
+            f"≤ {FLAT_TOL:g} (float32)",
         ),
         Check(
             "IWAE(1) = closed-form ELBO",
@@ -454,6 +479,12 @@ def check_b2(r: ex.NPResult) -> Verdict:
             control=True,
         ),
         Check(
+            "control: the closed form with the KL swapped",
+            flat_ctl > FLAT_TOL,
+            f"max |MC − swapped closed form| {flat_ctl:.1e} per target",
+            control=True,
+        ),
+        Check(
             "control: the ELBO in place of IWAE",
             not elbo_share.low > IWAE_SHARE,
             f"share {elbo_share} of log p − ELBO",
@@ -474,6 +505,8 @@ def check_b2(r: ex.NPResult) -> Verdict:
         "iwaeone": iw1.mean,
         "iwaemax": iwk.mean,
         "iwaemaxhw": (iwk.high - iwk.low) / 2,
+        "flaterr": flat_err,
+        "flatcontrol": flat_ctl,
         "iwaeshare": iw_share.mean,
         "iwaesharelo": iw_share.low,
         "kmax": int(bd.ks[-1]),

@@ -17,7 +17,7 @@ the NLL curves over ``n`` are paired (same targets, nested contexts).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import jax
@@ -278,6 +278,11 @@ class LatentBounds:
     loglik_exact: np.ndarray  # (tasks,) closed-form log p(y_T | x_T, C)
     kl_exact: np.ndarray  # (tasks,) KL(q(z|C∪T) ‖ q(z|C)), closed form
     min_preactivation: float  # the decoder's ReLUs stay in their linear regime if > 0
+    # the same LNP with a decoder that ignores z (bound_slope = 0): its ELBO estimate has no
+    # Monte Carlo error, so it must equal the closed form to float32 rounding, task by task
+    flat_elbo_mc: np.ndarray  # (tasks,) lnp_elbo
+    flat_elbo_exact: np.ndarray  # (tasks,) closed-form ELBO
+    flat_kl_reverse: np.ndarray  # (tasks,) KL(q(z|C) ‖ q(z|C∪T)) − KL(q(z|C∪T) ‖ q(z|C))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -482,6 +487,11 @@ def _exact_bounds(p, x, y, ctx, tgt):
     }
 
 
+def _kl_diag(mu_q, v_q, mu_p, v_p):
+    """NumPy: KL(N(μ_q, diag v_q) ‖ N(μ_p, diag v_p)), summed over the last axis."""
+    return np.sum(0.5 * np.log(v_p / v_q) + (v_q + (mu_q - mu_p) ** 2) / (2 * v_p) - 0.5, -1)
+
+
 def _closed_forms(q, y, tgt):
     """NumPy float64: exact ELBO, log-likelihood, KL of one task from :func:`_exact_bounds`."""
     t = np.asarray(tgt)
@@ -494,7 +504,7 @@ def _closed_forms(q, y, tgt):
     d = yt - g - a @ mu_c
     _, logdet = np.linalg.slogdet(cov)
     loglik = -0.5 * (d @ np.linalg.solve(cov, d) + logdet + len(d) * np.log(2 * np.pi))
-    kl = np.sum(0.5 * np.log(v_c / v_ct) + (v_ct + (mu_ct - mu_c) ** 2) / (2 * v_c) - 0.5)
+    kl = _kl_diag(mu_ct, v_ct, mu_c, v_c)
     e = yt - g - a @ mu_ct
     spread = np.einsum("ij,j,ij->i", a, v_ct, a)  # a_i^T Σ_CT a_i
     rec = np.sum(-0.5 * np.log(2 * np.pi * s2) - (e**2 + spread) / (2 * s2))
@@ -520,13 +530,16 @@ def _latent_estimates(c: NPRunConfig, key, x, y):
     y = jnp.where(tgt[None, :, None], y_model, y)
     keys = jax.random.split(k_e, (c.bound_tasks, len(c.bound_ks) + 1))
 
+    p_flat = linear_gaussian_lnp(k_p, replace(c, bound_slope=0.0))
+
     def one(k, a, b):
         iw = [
             npl.lnp_log_likelihood_is(p, k[i], a, b, ctx, tgt, kk)
             for i, kk in enumerate(c.bound_ks)
         ]
         el = npl.lnp_elbo(p, k[-1], a, b, ctx, tgt, c.n_elbo)
-        return jnp.stack(iw), el, _exact_bounds(p, a, b, ctx, tgt)
+        flat = npl.lnp_elbo(p_flat, k[-1], a, b, ctx, tgt, 1), _exact_bounds(p_flat, a, b, ctx, tgt)
+        return jnp.stack(iw), el, _exact_bounds(p, a, b, ctx, tgt), flat
 
     return jax.vmap(one)(keys, x, y), y, tgt
 
@@ -536,14 +549,19 @@ def _latent_bounds(c: NPRunConfig, out) -> LatentBounds:
     estimators in float32 like training, the closed forms in float64 from the same decoder
     coefficients; float32 rounding of a per-task log-likelihood, ~1e-5 nats, is far below the
     Monte Carlo intervals, ~1e-3 nats per target)."""
-    (iw, el, q), y, tgt = out
-    iw, el = (np.asarray(v, np.float64) for v in (iw, el))
-    q = {k: np.asarray(v, np.float64) for k, v in q.items()}
+    (iw, el, q, (el_flat, q_flat)), y, tgt = out
+    iw, el, el_flat = (np.asarray(v, np.float64) for v in (iw, el, el_flat))
     y, tgt = np.asarray(y, np.float64), np.asarray(tgt)
-    exact = [
-        _closed_forms({k: v[t] for k, v in q.items()}, y[t], tgt) for t in range(c.bound_tasks)
-    ]
-    elbo, loglik, kl = (np.array(v) for v in zip(*exact, strict=True))
+
+    def closed(q):
+        q = {k: np.asarray(v, np.float64) for k, v in q.items()}
+        tasks = range(c.bound_tasks)
+        exact = [_closed_forms({k: v[t] for k, v in q.items()}, y[t], tgt) for t in tasks]
+        return q, *(np.array(v) for v in zip(*exact, strict=True))
+
+    q, elbo, loglik, kl = closed(q)
+    q_flat, flat_elbo, _, flat_kl = closed(q_flat)
+    flat_rev = _kl_diag(q_flat["mu_c"], q_flat["s_c"] ** 2, q_flat["mu_ct"], q_flat["s_ct"] ** 2)
     nt = c.n_eval_targets
     return LatentBounds(
         ks=np.array(c.bound_ks),
@@ -552,7 +570,10 @@ def _latent_bounds(c: NPRunConfig, out) -> LatentBounds:
         elbo_exact=elbo / nt,
         loglik_exact=loglik / nt,
         kl_exact=kl / nt,
-        min_preactivation=float(q["min_pre"].min()),
+        min_preactivation=float(min(q["min_pre"].min(), q_flat["min_pre"].min())),
+        flat_elbo_mc=el_flat / nt,
+        flat_elbo_exact=flat_elbo / nt,
+        flat_kl_reverse=(flat_rev - flat_kl) / nt,
     )
 
 
