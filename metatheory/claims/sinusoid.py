@@ -445,7 +445,12 @@ def check_g9(r: ex.SinusoidResult) -> Verdict:
             + "."
         )
     if judged and missed:
-        note += " Correction: our K=5 MAML MSE after " + "; ".join(missed) + "."
+        note += (
+            (" Against the published K=5 values, ours" if later_diverged else " Correction: ours")
+            + " after "
+            + "; ".join(missed)
+            + "."
+        )
     fmt = " / ".join
     return Verdict.of(
         [
