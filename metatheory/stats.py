@@ -144,19 +144,31 @@ def bootstrap_ci(
     *,
     n_resamples: int = 2000,
     level: float = 0.95,
+    method: str = "percentile",
 ) -> MeanCI:
-    """Percentile bootstrap interval of ``statistic`` over resamples of the first axis."""
+    """Bootstrap interval of ``statistic`` over resamples of the first axis (``n`` units).
+
+    ``method="percentile"``: the resamples' ``(1 ∓ level)/2`` quantiles. ``method="t"``: the
+    point estimate ± ``t_{n−1}`` quantile × the resamples' standard deviation × ``√(n/(n−1))``
+    (for the mean this is Student's interval); use it at small false-alarm levels, whose
+    tails a few thousand resamples cannot resolve, for a statistic close to normal."""
     level = _level(level)
+    if method not in ("percentile", "t"):
+        raise ValueError(f"method must be 'percentile' or 't', got {method!r}")
     s = np.asarray(samples, dtype=np.float64)
-    if s.shape[0] < 2 or n_resamples < 10:
+    n = s.shape[0]
+    if n < 2 or n_resamples < 10:
         raise ValueError("need >= 2 samples and n_resamples >= 10")
-    idx = np.asarray(jax.random.randint(key, (n_resamples, s.shape[0]), 0, s.shape[0]))
+    idx = np.asarray(jax.random.randint(key, (n_resamples, n), 0, n))
     with np.errstate(invalid="ignore", over="ignore"):  # infinite samples: inf, not warnings
         boots = np.array([statistic(s[i]) for i in idx])
-        lo, hi = np.quantile(boots, [0.5 - level / 2, 0.5 + level / 2])
-    with np.errstate(invalid="ignore", over="ignore"):
         point = float(statistic(s))
-    return MeanCI(point, float(lo), float(hi), level, int(s.shape[0]))
+        if method == "percentile":
+            lo, hi = np.quantile(boots, [0.5 - level / 2, 0.5 + level / 2])
+        else:
+            half = _st.t.ppf(0.5 + level / 2, n - 1) * boots.std(ddof=1) * np.sqrt(n / (n - 1))
+            lo, hi = point - half, point + half
+    return MeanCI(point, float(lo), float(hi), level, int(n))
 
 
 def clopper_pearson(k: int, n: int, *, level: float = 0.95) -> tuple[float, float]:

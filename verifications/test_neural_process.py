@@ -50,8 +50,8 @@ def test_b2_estimators_match_closed_forms(verdict):
     """On the linear-Gaussian LNP the exact ELBO lies strictly below the exact log-likelihood,
     and IWAE with the most samples closes that gap."""
     b = verdict("B2").evidence.bounds
-    gap = stats.mean_ci(b.loglik_exact - b.elbo_exact, level=LEVEL)
-    assert gap.low > 0
+    gap = b.loglik_exact - b.elbo_exact  # KL(q ‖ exact posterior) per task, closed forms
+    assert np.all(gap > -FLAT_TOL) and gap.mean() > 100 * FLAT_TOL
     iw = stats.mean_ci(b.iwae[-1] - b.loglik_exact, level=LEVEL)
     assert iw.low <= 0 <= iw.high
     assert b.iwae[-1].mean() > b.iwae[0].mean()  # more samples, a tighter bound

@@ -37,6 +37,7 @@ from metatheory import experiments as _experiments
 from metatheory.mutants import Mutant, mutated
 
 __all__ = [
+    "CLAIM_LEVEL",
     "VERDICTS",
     "PRESETS",
     "Check",
@@ -56,6 +57,12 @@ __all__ = [
 VERDICTS = ("holds", "holds-with-correction", "refuted", "fails")
 PRESETS = ("quick", "full")
 _FAMILY_ORDER = "GHCPBMS"
+CLAIM_LEVEL = 1e-3
+"""Largest designed false-alarm probability of a statistical check (:attr:`Verdict.design_level`,
+Bonferroni over its sub-checks). At 1e-3 a true claim fails one of 50 calibration runs with
+probability ≤ 5%. Intervals at such levels are t-intervals (of means, or of a near-normal
+statistic with a bootstrap standard error): a few thousand percentile resamples cannot resolve
+tails of 1e-4."""
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from metatheory.bounds.fmo import (
 from metatheory.experiments import LONG_RUNNING, experiment, vmappable
 from metatheory.learners.maml import batched_maml_meta_gradient, inner_adapt
 from metatheory.numerics import hessian_norm
-from metatheory.stats import bootstrap_ci, linear_fit
+from metatheory.stats import MeanCI, bootstrap_ci, linear_fit
 from metatheory.symbolic import fmo as sym
 from metatheory.tasks import circular
 
@@ -349,7 +349,7 @@ class VarConfig:
     n_rep: int = 2048
     n_gh: int = 24
     w: tuple[float, ...] = (0.6, -0.4)
-    level: float = 0.995  # bootstrap CI of the variance slope
+    level: float = 1 - 2e-4  # bootstrap-t CI of the variance slope (claims.CLAIM_LEVEL)
     n_boot: int = 1000
 
 
@@ -472,7 +472,7 @@ def _batch_variance_finish(config: VarConfig, a) -> VarResult:
     gi, gs = (np.asarray(a[k], np.float64) for k in ("gi", "gs"))
     key = jax.random.wrap_key_data(jnp.asarray(a["boot"]))
     stat = _var_slope(c.batch_sizes)
-    slope = bootstrap_ci(key, gi, stat, n_resamples=c.n_boot, level=c.level)
+    slope = bootstrap_ci(key, gi, stat, n_resamples=c.n_boot, level=c.level, method="t")
     slope_sh = stat(gs)
     n = gi.shape[0]
     mi, ms = gi.mean(0), gs.mean(0)
@@ -523,7 +523,7 @@ class RateConfig:
     sigma_points: tuple[int, ...] = (0, 3, 10, 30, 100, 300)  # GD steps along the path
     fo_alpha_l: tuple[float, ...] = (0.01, 0.02, 0.04, 0.08)
     fo_steps: int = 3000
-    level: float = 0.99
+    level: float = 1 - 5e-4  # bootstrap-t CIs over seeds (claims.CLAIM_LEVEL)
     n_boot: int = 1000
 
 
@@ -681,15 +681,20 @@ def _rate_finish(config: RateConfig, a) -> RateResult:
     key = jax.random.wrap_key_data(jnp.asarray(a["boot"]))
     k1, k2, k3 = jax.random.split(key, 3)
     hs = np.array(c.horizons, np.float64)
-    slope = bootstrap_ci(k1, avg, rate_slope(hs), n_resamples=c.n_boot, level=c.level)
+    slope = bootstrap_ci(k1, avg, rate_slope(hs), n_resamples=c.n_boot, level=c.level, method="t")
     draws = np.asarray(a["sigma_draws"], np.float64)
     worst = int(np.argmax(np.sum(draws.var(axis=1, ddof=1), -1)))
     tr_var = lambda s: float(np.sum(s.var(axis=0, ddof=1)))  # noqa: E731
-    sig = bootstrap_ci(k2, draws[worst], tr_var, n_resamples=500, level=c.level)
+    sig = bootstrap_ci(k2, draws[worst], tr_var, n_resamples=500, level=c.level, method="t")
     const, delta, L_F = float(a["c"]), float(a["delta"]), float(a["L_F"])
     bound = np.asarray(maml_rate_bound(delta, L_F, sig.high, const, hs), np.float64)
     ratio = bootstrap_ci(
-        k3, avg, lambda s: float(np.max(s.mean(0) / bound)), n_resamples=c.n_boot, level=c.level
+        k3,
+        avg,
+        lambda s: float(np.max(s.mean(0) / bound)),
+        n_resamples=c.n_boot,
+        level=c.level,
+        method="t",
     )
     fo_alpha = np.array(c.fo_alpha_l) / c.family.L
     fo = np.asarray(a["fo"], np.float64)
@@ -739,11 +744,11 @@ class FmoConfig:
     n_steps: int = 1200
     burn_in: int = 400
     chunk: int = 50
-    n_seeds: int = 16
+    n_seeds: int = 32
     w0: tuple[float, ...] = (1.6, -1.2)
     n_grid: int = 64  # torus grid for the sup-constants sigma, sigma~, sigma_H
     n_gh: int = 16
-    level: float = 0.99
+    level: float = 1 - 5e-4  # bootstrap-t CIs over seeds (claims.CLAIM_LEVEL)
     n_boot: int = 2000
 
 
@@ -760,7 +765,7 @@ class FmoResult:
     grad_sq: np.ndarray  # (seeds, nB) mean of ||grad F(w_k)||^2 over k >= burn_in
     norm_ci: list  # per B: MeanCI of E||grad F(w_eps)|| (bootstrap over seeds)
     accuracy: np.ndarray  # (nB,) fmo_maml_accuracy with the constants below
-    ratio: object  # MeanCI of mean grad_sq(B_1) / mean grad_sq(B_2)
+    ratio: object  # MeanCI of mean grad_sq(B_1) / mean grad_sq(B_2) (t-interval of its log)
     beta_mean: np.ndarray  # (nB,) mean step size
     sigma: float  # sup_w (E_i ||grad f_i - grad f||^2)^(1/2)  (FMO Assumption 4.4)
     sigma_tilde: float  # sup_{w,i} per-sample gradient spread (Assumption 4.5)
@@ -915,16 +920,22 @@ def _fmo_finish(config: FmoConfig, a) -> FmoResult:
     key = jax.random.wrap_key_data(jnp.asarray(a["boot"]))
     k1, k2 = jax.random.split(key)
     cis = [
-        bootstrap_ci(jax.random.fold_in(k1, j), norm[:, j], n_resamples=c.n_boot, level=c.level)
+        bootstrap_ci(
+            jax.random.fold_in(k1, j), norm[:, j], n_resamples=c.n_boot, level=c.level, method="t"
+        )
         for j in range(len(c.batch_sizes))
     ]
-    ratio = bootstrap_ci(
+    # the ratio of two means is right-skewed: its interval is taken on the log scale
+    log_ratio = bootstrap_ci(
         k2,
         sq,
-        lambda s: float(s[:, 0].mean() / s[:, -1].mean()),
+        lambda s: float(np.log(s[:, 0].mean() / s[:, -1].mean())),
         n_resamples=c.n_boot,
         level=c.level,
+        method="t",
     )
+    bounds = np.exp([log_ratio.mean, log_ratio.low, log_ratio.high])
+    ratio = MeanCI(*(float(v) for v in bounds), c.level, int(sq.shape[0]))
     sigma, st, sh = (float(a[k]) for k in ("sigma", "sigma_t", "sigma_h"))
     bs = np.array(c.batch_sizes, np.float64)
     acc = np.asarray(

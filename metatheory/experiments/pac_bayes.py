@@ -783,8 +783,9 @@ class PacPriorResult:
     mc_se: float  # ... and standard error
 
 
-PRIOR_LEVEL = 0.99
-"""Two-sided t-interval level of the paired differences over draws (each side 0.5%)."""
+PRIOR_LEVEL = 1 - 5e-4
+"""Two-sided t-interval level of the paired differences over draws, each used one-sided
+(2.5e-4 per side; claims.CLAIM_LEVEL)."""
 
 
 @functools.lru_cache(maxsize=4)
