@@ -37,12 +37,16 @@ is ≤ ~1e-6 per target (measured ≤ 2e-7). A KL with swapped arguments moves a
 |KL(q_C‖q_CT) − KL(q_CT‖q_C)|, third order in their difference yet ≥ 5e-3 per target on the worst
 task of every draw measured: the check takes the maximum over tasks."""
 IWAE_SHARE = 0.5
-"""B2 (ours): IWAE(K_max) must close more than half of the exact gap log p − ELBO, task by task
-(the through-origin slope of IWAE(K_max) − ELBO on log p − ELBO, lower 99.995% limit). By Burda
-et al. (2016, Thm 1) IWAE(K) rises from the ELBO (K = 1) to log p as K grows; at K = 256 its
-deficit, ≈ Var(w)/2K, is a few per cent of the gap here, so the share is ≈ 0.97, while an
-estimator that averages the log-weights stays at the ELBO (share ≈ 0). Any threshold well
-inside (0, 0.9) separates the two; 1/2 is the midpoint."""
+"""B2 (ours): IWAE(K_max) must close more than half of the exact gap g = log p − ELBO, task by
+task, on the tasks with g ≤ ½ log K_max (the through-origin slope of IWAE(K_max) − ELBO on g,
+lower 99.995% limit). By Burda et al. (2016, Thm 1) IWAE(K) rises from the ELBO (K = 1) to
+log p as K grows; its deficit is ≈ Var(w/p)/2K, which for log-normal weights is
+(e^{2g} − 1)/2K: at most ½ nat, and under a fifth of g, when g ≤ ½ log K, so the share there is
+≳ 0.8 (≈ 0.97 measured), while an estimator that averages the log-weights stays at the ELBO
+(share ≈ 0); 1/2 separates the two. On a task with g ≫ log K no K-sample estimate can close
+the gap (its rise above the ELBO grows like log K): the first version used every task and
+failed a true claim on a draw whose worst tasks had g = 4–8 nats (share 0.54, lower limit
+0.47), so the gap is bounded by the exact g, a closed form, not by a noisy estimate."""
 LEVEL = 1 - 1e-4
 """B2: level of every paired interval over held-out tasks (1e-4 false alarm for a two-sided
 test, 5e-5 one-sided): with its 13 statistical sub-checks B2's designed level is 0.95e-3
@@ -414,8 +418,9 @@ def check_b2(r: ex.NPResult) -> Verdict:
     flat_err = float(np.max(np.abs(bd.flat_elbo_mc - bd.flat_elbo_exact)))
     flat_ctl = float(np.max(np.abs(bd.flat_elbo_mc - (bd.flat_elbo_exact - bd.flat_kl_reverse))))
     gap = bd.loglik_exact - bd.elbo_exact
-    iw_share = stats.ratio_ci(gap, bd.iwae[-1] - bd.elbo_exact, level=LEVEL)
-    elbo_share = stats.ratio_ci(gap, bd.elbo_mc - bd.elbo_exact, level=LEVEL)
+    near = gap <= 0.5 * np.log(bd.ks[-1])  # where K_max samples can close the gap
+    iw_share = stats.ratio_ci(gap[near], (bd.iwae[-1] - bd.elbo_exact)[near], level=LEVEL)
+    elbo_share = stats.ratio_ci(gap[near], (bd.elbo_mc - bd.elbo_exact)[near], level=LEVEL)
     checks += [
         Check(
             "linear-Gaussian LNP: decoder linear",
@@ -455,7 +460,8 @@ def check_b2(r: ex.NPResult) -> Verdict:
         Check(
             f"IWAE({bd.ks[-1]}) closes the ELBO gap",
             iw_share.low > IWAE_SHARE,
-            f"share {iw_share} of log p − ELBO",
+            f"share {iw_share} of g = log p − ELBO ({near.sum()}/{near.size} tasks with "
+            f"g ≤ ½ log {bd.ks[-1]})",
             f"> {IWAE_SHARE} ({LEVEL:.2%} CI)",
             level=(1 - LEVEL) / 2,
         ),
@@ -511,6 +517,8 @@ def check_b2(r: ex.NPResult) -> Verdict:
         "flatcontrol": flat_ctl,
         "iwaeshare": iw_share.mean,
         "iwaesharelo": iw_share.low,
+        "iwaenear": int(near.sum()),
+        "gapmax": float(gap.max()),
         "kmax": int(bd.ks[-1]),
     }
     what = "at the plateau" if r.judge_plateau else "trend (quick: plateau not reached)"
