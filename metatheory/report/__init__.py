@@ -469,7 +469,7 @@ def latex_calibration(rows) -> str:
         r"fresh data): false alarms of the true code and power against each mutant, $k/n$ with "
         r"Clopper--Pearson 95\% intervals, beside the designed false-alarm level. "
         r"$^\ast$ statistical check; $^\dagger$ recalibrated on fresh seeds (from the $n$-th "
-        r"calibration seed on) after its check changed in view of the first calibration." + preset
+        r"calibration seed on) after its check changed in view of an earlier calibration." + preset
     )
     lines += [
         r"{\small\setlength{\tabcolsep}{4pt}\setlength{\LTcapwidth}{\linewidth}",
