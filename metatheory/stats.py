@@ -11,6 +11,7 @@ import numpy as np
 from scipy import stats as _st
 
 __all__ = [
+    "Interval",
     "SlopeFit",
     "loglog_slope",
     "linear_fit",
@@ -23,35 +24,61 @@ __all__ = [
 ]
 
 
-def _level(level: float) -> float:
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
-    return float(level)
+def _levels(level: float) -> tuple[float, float]:
+    """``(tail, coverage)`` of a tail probability ``level`` in (0, 1/2).
+
+    A value in (1/2, 1) is read as a coverage (the older convention) until every caller
+    passes the tail probability."""
+    if not 0.0 < level < 1.0 or level == 0.5:
+        raise ValueError(f"level must be a tail probability in (0, 1/2), got {level!r}")
+    level = float(level)
+    return (1.0 - level, level) if level > 0.5 else (level, 1.0 - level)
 
 
 @dataclass(frozen=True)
-class SlopeFit:
-    """Least-squares line ``y = intercept + slope * x``, two-sided ``level`` CI on the slope."""
+class Interval:
+    """A point ``estimate`` with a two-sided confidence interval ``[low, high]``.
 
-    slope: float
-    intercept: float
-    stderr: float
-    ci_low: float
-    ci_high: float
+    ``level`` is the designed tail probability: the interval misses the true value with
+    probability ``level`` (``level / 2`` on each side), so a one-sided test of ``low > t`` has
+    level ``level / 2``. ``n`` is the number of units behind it; fits also carry ``stderr`` and
+    ``intercept``.
+    """
+
+    estimate: float
+    low: float
+    high: float
     level: float
     n: int
+    stderr: float = float("nan")
+    intercept: float = float("nan")
 
     def contains(self, value: float) -> bool:
-        """Whether ``value`` lies inside the slope's confidence interval."""
-        return self.ci_low <= value <= self.ci_high
+        """Whether ``value`` lies inside ``[low, high]``."""
+        return bool(self.low <= value <= self.high)
+
+    @property
+    def confidence(self) -> float:
+        """Coverage ``1 − level``."""
+        return 1.0 - self.level
+
+    # read-only aliases kept while callers move to ``estimate``/``low``/``high``
+    mean = property(lambda self: self.estimate)
+    slope = property(lambda self: self.estimate)
+    ci_low = property(lambda self: self.low)
+    ci_high = property(lambda self: self.high)
 
     def __str__(self) -> str:
-        return f"{self.slope:.4f} [{self.ci_low:.4f}, {self.ci_high:.4f}]"
+        return f"{self.estimate:.4g} [{self.low:.4g}, {self.high:.4g}]"
 
 
-def linear_fit(x, y, *, level: float = 0.95) -> SlopeFit:
+SlopeFit = MeanCI = Interval
+"""Former names of :class:`Interval` (kept for stored evidence until it is rewritten)."""
+
+
+def linear_fit(x, y, *, level: float = 0.05) -> Interval:
     """Ordinary least squares with a Student-t interval on the slope (``n - 2`` dof)."""
-    level = _level(level)
+    tail, level = _levels(level)
     x, y = np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
     if x.shape != y.shape or x.size < 3:
         raise ValueError(f"x and y must have equal length >= 3, got {x.size} and {y.size}")
@@ -59,18 +86,18 @@ def linear_fit(x, y, *, level: float = 0.95) -> SlopeFit:
         raise ValueError("x and y must be finite")
     res = _st.linregress(x, y)
     t = _st.t.ppf(0.5 + level / 2, x.size - 2)
-    return SlopeFit(
-        float(res.slope),
-        float(res.intercept),
-        float(res.stderr),
-        float(res.slope - t * res.stderr),
-        float(res.slope + t * res.stderr),
-        level,
-        int(x.size),
+    return Interval(
+        estimate=float(res.slope),
+        low=float(res.slope - t * res.stderr),
+        high=float(res.slope + t * res.stderr),
+        level=tail,
+        n=int(x.size),
+        stderr=float(res.stderr),
+        intercept=float(res.intercept),
     )
 
 
-def loglog_slope(x, y, *, level: float = 0.95) -> SlopeFit:
+def loglog_slope(x, y, *, level: float = 0.05) -> Interval:
     """Slope of ``log y`` against ``log x`` (the empirical order/exponent) with its CI."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if np.any(x <= 0) or np.any(y <= 0):
@@ -78,22 +105,10 @@ def loglog_slope(x, y, *, level: float = 0.95) -> SlopeFit:
     return linear_fit(np.log(x), np.log(y), level=level)
 
 
-@dataclass(frozen=True)
-class MeanCI:
-    mean: float
-    low: float
-    high: float
-    level: float
-    n: int
-
-    def __str__(self) -> str:
-        return f"{self.mean:.4g} [{self.low:.4g}, {self.high:.4g}]"
-
-
-def mean_ci(samples, *, level: float = 0.95) -> MeanCI:
+def mean_ci(samples, *, level: float = 0.05) -> Interval:
     """Student-t confidence interval of the mean of iid ``samples``; with an infinite or NaN
     sample the mean is ``inf``/``-inf``/NaN and the interval collapses to it (no warning)."""
-    level = _level(level)
+    tail, level = _levels(level)
     s = np.asarray(samples, dtype=np.float64).ravel()
     if s.size < 2:
         raise ValueError(f"need at least 2 samples, got {s.size}")
@@ -102,16 +117,16 @@ def mean_ci(samples, *, level: float = 0.95) -> MeanCI:
         # is that point (or NaN), computed without numpy's inf - inf warnings
         with np.errstate(invalid="ignore", over="ignore"):
             m = float(s.mean())
-        return MeanCI(m, m, m, level, int(s.size))
+        return Interval(m, m, m, tail, int(s.size))
     m = float(s.mean())
     half = float(_st.t.ppf(0.5 + level / 2, s.size - 1) * s.std(ddof=1) / np.sqrt(s.size))
-    return MeanCI(m, m - half, m + half, level, int(s.size))
+    return Interval(m, m - half, m + half, tail, int(s.size))
 
 
-def welch_ci(a, b, *, level: float = 0.95) -> MeanCI:
+def welch_ci(a, b, *, level: float = 0.05) -> Interval:
     """Welch interval of ``mean(a) − mean(b)`` for two independent iid samples (t with the
     Welch–Satterthwaite degrees of freedom)."""
-    level = _level(level)
+    tail, level = _levels(level)
     a, b = (np.asarray(v, dtype=np.float64).ravel() for v in (a, b))
     if a.size < 2 or b.size < 2:
         raise ValueError(f"need at least 2 samples each, got {a.size} and {b.size}")
@@ -119,14 +134,14 @@ def welch_ci(a, b, *, level: float = 0.95) -> MeanCI:
     df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
     m = float(a.mean() - b.mean())
     half = float(_st.t.ppf(0.5 + level / 2, df) * np.sqrt(va + vb))
-    return MeanCI(m, m - half, m + half, level, int(a.size + b.size))
+    return Interval(m, m - half, m + half, tail, int(a.size + b.size))
 
 
-def ratio_ci(x, y, *, level: float = 0.95) -> MeanCI:
+def ratio_ci(x, y, *, level: float = 0.05) -> Interval:
     """Least-squares slope of ``y = b x`` through the origin, ``b = Σxy / Σx²``, with its
     t-interval (``n − 1`` degrees of freedom): the share of ``x`` that ``y`` recovers when the
     pairs ``(x_i, y_i)`` are iid and the residuals homoscedastic."""
-    level = _level(level)
+    tail, level = _levels(level)
     x, y = (np.asarray(v, dtype=np.float64).ravel() for v in (x, y))
     if x.size < 2 or x.size != y.size:
         raise ValueError(f"need two samples of equal size >= 2, got {x.size} and {y.size}")
@@ -134,7 +149,7 @@ def ratio_ci(x, y, *, level: float = 0.95) -> MeanCI:
     b = float(np.sum(x * y)) / sxx
     se = float(np.sqrt(np.sum((y - b * x) ** 2) / (x.size - 1) / sxx))
     half = float(_st.t.ppf(0.5 + level / 2, x.size - 1) * se)
-    return MeanCI(b, b - half, b + half, level, int(x.size))
+    return Interval(b, b - half, b + half, tail, int(x.size))
 
 
 def bootstrap_ci(
@@ -143,16 +158,16 @@ def bootstrap_ci(
     statistic: Callable[[np.ndarray], float] = np.mean,
     *,
     n_resamples: int = 2000,
-    level: float = 0.95,
+    level: float = 0.05,
     method: str = "percentile",
-) -> MeanCI:
+) -> Interval:
     """Bootstrap interval of ``statistic`` over resamples of the first axis (``n`` units).
 
     ``method="percentile"``: the resamples' ``(1 ∓ level)/2`` quantiles. ``method="t"``: the
     point estimate ± ``t_{n−1}`` quantile × the resamples' standard deviation × ``√(n/(n−1))``
     (for the mean this is Student's interval); use it at small false-alarm levels, whose
     tails a few thousand resamples cannot resolve, for a statistic close to normal."""
-    level = _level(level)
+    tail, level = _levels(level)
     if method not in ("percentile", "t"):
         raise ValueError(f"method must be 'percentile' or 't', got {method!r}")
     s = np.asarray(samples, dtype=np.float64)
@@ -168,15 +183,15 @@ def bootstrap_ci(
         else:
             half = _st.t.ppf(0.5 + level / 2, n - 1) * boots.std(ddof=1) * np.sqrt(n / (n - 1))
             lo, hi = point - half, point + half
-    return MeanCI(point, float(lo), float(hi), level, int(n))
+    return Interval(point, float(lo), float(hi), tail, int(n))
 
 
-def clopper_pearson(k: int, n: int, *, level: float = 0.95) -> tuple[float, float]:
+def clopper_pearson(k: int, n: int, *, level: float = 0.05) -> tuple[float, float]:
     """Exact (Clopper–Pearson) two-sided interval for a binomial proportion ``k / n``."""
-    level = _level(level)
+    tail, level = _levels(level)
     if n < 1 or not 0 <= k <= n:
         raise ValueError(f"need 0 <= k <= n and n >= 1, got k={k}, n={n}")
-    a = 1.0 - level
+    a = tail
     lo = 0.0 if k == 0 else float(_st.beta.ppf(a / 2, k, n - k + 1))
     hi = 1.0 if k == n else float(_st.beta.ppf(1 - a / 2, k + 1, n - k))
     return lo, hi

@@ -23,7 +23,9 @@ not confirm what we expect: a defect, or a mutant caught).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import math
 import pkgutil
 import time
 from collections.abc import Callable, Sequence
@@ -40,7 +42,9 @@ __all__ = [
     "CLAIM_LEVEL",
     "VERDICTS",
     "PRESETS",
+    "EVIDENCE_KINDS",
     "Check",
+    "Summary",
     "Verdict",
     "Claim",
     "Mutant",
@@ -55,6 +59,10 @@ __all__ = [
 ]
 
 VERDICTS = ("holds", "holds-with-correction", "refuted", "fails")
+EVIDENCE_KINDS = ("identity", "bound", "rate", "comparison")
+"""What a claim's evidence can show: an equality to a tolerance (``identity``), an inequality
+not violated (``bound``), a fitted exponent or scaling (``rate``), one method better on a
+share of tasks (``comparison``). The words of every verdict sentence follow the kind."""
 PRESETS = ("quick", "full")
 _FAMILY_ORDER = "GHCPBMS"
 CLAIM_LEVEL = 1e-3
@@ -87,7 +95,129 @@ class Check:
             raise ValueError(f"level must be in [0, 1), got {self.level!r}")
 
 
-@dataclass
+def fmt_num(x: float, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits, in plain text (``3.3e+04`` becomes ``3.3×10^4``)."""
+    x = float(x)
+    if math.isnan(x) or math.isinf(x):
+        return {True: "∞", False: "−∞"}[x > 0] if math.isinf(x) else "nan"
+    s = f"{x:.{digits}g}"
+    if "e" in s:
+        mant, exp = s.split("e")
+        return f"{mant}×10^{int(exp)}"
+    return s
+
+
+def _interval_text(ci) -> str:
+    return f"{fmt_num(ci.estimate, 4)} [{fmt_num(ci.low, 4)}, {fmt_num(ci.high, 4)}]"
+
+
+def _check_builders(cls):
+    """Attach the builders (kept outside the class body so that the dataclass stays small)."""
+
+    def at_most(name, value, bound, *, what="", control=False, level=0.0, digits=3):
+        """``value ≤ bound`` (a deterministic comparison unless ``level`` says otherwise)."""
+        return cls(
+            name,
+            bool(value <= bound),
+            f"{what}{fmt_num(value, digits)}",
+            f"≤ {fmt_num(bound, digits)}",
+            level=level,
+            control=control,
+        )
+
+    def at_least(name, value, bound, *, what="", control=False, level=0.0, digits=3):
+        """``value ≥ bound``."""
+        return cls(
+            name,
+            bool(value >= bound),
+            f"{what}{fmt_num(value, digits)}",
+            f"≥ {fmt_num(bound, digits)}",
+            level=level,
+            control=control,
+        )
+
+    def ci_contains(name, ci, value, *, control=False):
+        """The interval contains ``value`` (an equality; level = the interval's tail)."""
+        return cls(
+            name,
+            ci.contains(value),
+            _interval_text(ci),
+            f"{fmt_num(ci.confidence * 100, 4)}% CI ∋ {fmt_num(value, 4)}",
+            level=0.0 if control else ci.level,
+            control=control,
+        )
+
+    def ci_above(name, ci, threshold, *, control=False):
+        """The interval's lower limit exceeds ``threshold`` (one-sided: level = tail / 2)."""
+        return cls(
+            name,
+            bool(ci.low > threshold),
+            _interval_text(ci),
+            f"{fmt_num(ci.confidence * 100, 4)}% CI lower limit > {fmt_num(threshold, 4)}",
+            level=0.0 if control else ci.level / 2,
+            control=control,
+        )
+
+    def ci_below(name, ci, threshold, *, control=False):
+        """The interval's upper limit is below ``threshold`` (one-sided: level = tail / 2)."""
+        return cls(
+            name,
+            bool(ci.high < threshold),
+            _interval_text(ci),
+            f"{fmt_num(ci.confidence * 100, 4)}% CI upper limit < {fmt_num(threshold, 4)}",
+            level=0.0 if control else ci.level / 2,
+            control=control,
+        )
+
+    for fn in (at_most, at_least, ci_contains, ci_above, ci_below):
+        setattr(cls, fn.__name__, staticmethod(fn))
+    return cls
+
+
+_check_builders(Check)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the evidence shows, in the words its kind allows (see :data:`EVIDENCE_KINDS`).
+
+    Build it with :meth:`identity`, :meth:`bound`, :meth:`rate` or :meth:`comparison`; its
+    ``text`` is the verdict sentence of the ledger, the CLI and the paper."""
+
+    kind: str
+    text: str
+
+    def __post_init__(self):
+        if self.kind not in EVIDENCE_KINDS:
+            raise ValueError(f"kind must be one of {EVIDENCE_KINDS}, got {self.kind!r}")
+
+    @classmethod
+    def identity(cls, max_error: float, n: int, *, what: str = "instances") -> Summary:
+        """ "verified to 3e-13 on 200 instances" (the largest error over ``n`` instances)."""
+        return cls("identity", f"verified to {fmt_num(max_error, 2)} on {n:,} {what}")
+
+    @classmethod
+    def bound(cls, n: int, tightest: float, *, what: str = "draws") -> Summary:
+        """ "not violated on 4,000 draws; tightest at 0.27 of the bound"."""
+        return cls(
+            "bound",
+            f"not violated on {n:,} {what}; tightest at {fmt_num(tightest, 2)} of the bound",
+        )
+
+    @classmethod
+    def rate(cls, ci, *, what: str = "exponent") -> Summary:
+        """ "exponent −0.5025 [−0.5164, −0.4887]" (a fitted exponent or scaling)."""
+        return cls("rate", f"{what} {_interval_text(ci)}")
+
+    @classmethod
+    def comparison(cls, low: float, high: float, *, what: str, over: str = "tasks") -> Summary:
+        """ "MAML better on 94–99% of tasks" (a share and its interval, in percent)."""
+        lo, hi = round(100 * low), round(100 * high)
+        share = f"{lo}%" if lo == hi else f"{lo}–{hi}%"
+        return cls("comparison", f"{what} on {share} of {over}")
+
+
+@dataclass(frozen=True)
 class Verdict:
     """What one check measured. ``numbers`` become LaTeX macros ``\\mtval{ID.name}``;
     ``evidence`` (the experiment's result, not serialized to JSON) feeds figures and tests."""
@@ -100,6 +230,7 @@ class Verdict:
     numbers: dict[str, Any] = field(default_factory=dict)
     note: str = ""
     evidence: Any = None
+    summary: Summary | None = None
     id: str = ""
     seconds: float = 0.0
     preset: str = "quick"
@@ -123,6 +254,7 @@ class Verdict:
         numbers: dict | None = None,
         note: str = "",
         evidence: Any = None,
+        summary: Summary | None = None,
     ) -> Verdict:
         """``fails`` if any sub-check fails, else ``outcome`` (the verdict the check supports:
         ``holds``, ``holds-with-correction`` or ``refuted``)."""
@@ -144,6 +276,7 @@ class Verdict:
             numbers=dict(numbers or {}),
             note=note,
             evidence=evidence,
+            summary=summary,
         )
 
     @property
@@ -186,6 +319,8 @@ class Claim:
     mutants: tuple[Mutant, ...]
     latex: str = ""
     statistical: bool = False
+    evidence: str = ""
+    cites: tuple[str, ...] = ()
 
     @property
     def expected(self) -> str:
@@ -225,6 +360,8 @@ def claim(
     latex: str = "",
     expected: str | Callable[[], str] | dict = "holds",
     statistical: bool = False,
+    evidence: str = "",
+    cites: Sequence[str] = (),
 ):
     """Register the decorated ``check(result) -> Verdict`` as claim ``id``.
 
@@ -233,6 +370,9 @@ def claim(
     ``{"quick": ..., "full": ...}`` when it depends on the scale);
     ``statistical`` marks checks whose false-alarm rate is not zero by design (calibrated
     over ≥ 50 seeds). ``mutants``: at least two plausible bugs the check must reject.
+    ``evidence``: what the check can show, one of :data:`EVIDENCE_KINDS`; the check's
+    :class:`Summary` must be of that kind. ``cites``: the BibTeX keys (``paper/refs.bib``) of
+    the claim's sources.
     """
     if isinstance(expected, dict) and set(expected) != set(PRESETS):
         raise ValueError(f"expected per preset must name {PRESETS}, got {sorted(expected)}")
@@ -245,6 +385,8 @@ def claim(
         raise ValueError(f"claim {id}: declare at least two mutants, got {len(mutants)}")
     if len({m.name for m in mutants}) != len(mutants):
         raise ValueError(f"claim {id}: mutant names must be unique")
+    if evidence and evidence not in EVIDENCE_KINDS:
+        raise ValueError(f"claim {id}: evidence must be one of {EVIDENCE_KINDS}, got {evidence!r}")
     if not getattr(experiment, "is_experiment", False):
         raise TypeError(f"claim {id}: decorate {experiment!r} with experiments.experiment")
 
@@ -266,6 +408,8 @@ def claim(
             mutants=tuple(mutants),
             latex=latex,
             statistical=statistical,
+            evidence=evidence,
+            cites=tuple(cites),
         )
         return fn
 
@@ -353,11 +497,19 @@ def run(
         cached = not given and store["computed"] == computed
     if not isinstance(v, Verdict):
         raise TypeError(f"check of {c.id} must return a Verdict, got {type(v).__name__}")
-    v.id, v.preset, v.seed = c.id, preset, seed
-    v.mutant = None if mut is None else mut.name
-    v.seconds = time.perf_counter() - t0
-    v.cached = cached
-    return v
+    if v.summary is not None and c.evidence and v.summary.kind != c.evidence:
+        raise TypeError(
+            f"{c.id} declares {c.evidence!r} evidence, its check summarised {v.summary.kind!r}"
+        )
+    return dataclasses.replace(
+        v,
+        id=c.id,
+        preset=preset,
+        seed=seed,
+        mutant=None if mut is None else mut.name,
+        seconds=time.perf_counter() - t0,
+        cached=cached,
+    )
 
 
 class _nullctx:
