@@ -2,12 +2,9 @@
 
 import os
 
-import jax
+from metatheory.runtime import sync_cpu_dispatch
 
-# JAX's asynchronous CPU dispatch occasionally left a jitted Cholesky waiting forever on this
-# 2-core machine (all threads on a futex; cf. jax-ml/jax#25861). Synchronous dispatch costs
-# little here and removed the hang.
-jax.config.update("jax_cpu_enable_async_dispatch", False)
+sync_cpu_dispatch()  # a rare hang of asynchronous CPU dispatch (see its docstring)
 
 FAST_COMPILE = "--xla_backend_optimization_level=0"
 """Tests and verifications compile far more than they run (every mutant recompiles the code

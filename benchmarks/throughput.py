@@ -1,7 +1,7 @@
 """Meta-step throughput on the sinusoid workload, against a measured matmul peak and the
 torch.func peer.
 
-Workload (issue 5): 1-40-40-1 ReLU MLP, float32, meta-batch B = 25 tasks, K = 10 support and
+Workload: 1-40-40-1 ReLU MLP, float32, meta-batch B = 25 tasks, K = 10 support and
 10 query points, N = 5 inner steps with alpha = 0.01, outer Adam(1e-3). Three steps:
 
 * ``maml``: :func:`metatheory.learners.make_meta_step` (second order),
@@ -14,7 +14,8 @@ batches, as :mod:`metatheory.experiments.sinusoid` trains). FLOPs per step come 
 analysis of the compiled step. Throughput is reported both per wall second and per CPU second
 (``time.process_time``), the latter being robust to other processes sharing the machine.
 
-``python benchmarks/throughput.py`` writes ``benchmarks/results/throughput.{json,tex}``.
+``python benchmarks/throughput.py`` writes ``metatheory/data/throughput.{json,tex}`` (package
+data: the paper's G9 figure reads the table from the installed package).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ B, K, N_INNER, ALPHA, BETA = 25, 10, 5, 0.01, 1e-3
 SIZES = (1, 40, 40, 1)
 FUSE = 100
 METHODS = ("maml", "fomaml", "sgd")
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "metatheory" / "data"
 
 
 def _step_fn(method: str, **inner):

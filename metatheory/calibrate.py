@@ -14,7 +14,7 @@ nominal test level, Bonferroni over sub-checks). Seeds are the claim's calibrati
 changed in view of a calibration is calibrated again on seeds it has not seen
 (``first_seed = n``), and each row records its ``first_seed``. Seeds of a vmappable
 experiment run as one program sharded over the JAX devices
-(:func:`metatheory.parallel.map_seeds`). Every finished (claim, mutant, seed) verdict is
+(:func:`metatheory.experiments.map_seeds`). Every finished (claim, mutant, seed) verdict is
 stored under the cache directory, so an interrupted run resumes where it stopped.
 """
 
@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from metatheory import claims, experiments, parallel, pool
+from metatheory import claims, experiments, pool
 from metatheory.mutants import mutated
 from metatheory.stats import clopper_pearson
 
@@ -69,7 +69,7 @@ def _runs(cid, preset, mutant, seeds, cache_dir, log):
     if todo:
         with experiments.caching(cache_dir), mutated(mut):
             results = (
-                parallel.map_seeds(c.experiment, c.presets[preset], todo)
+                experiments.map_seeds(c.experiment, c.presets[preset], todo)
                 if hasattr(c.experiment, "core")
                 else [None] * len(todo)
             )

@@ -403,10 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import jax
+    from metatheory.runtime import sync_cpu_dispatch
 
-    # synchronous CPU dispatch: see the repository's conftest.py (a rare hang on small machines)
-    jax.config.update("jax_cpu_enable_async_dispatch", False)
+    sync_cpu_dispatch()
     try:
         args = build_parser().parse_args(argv)
         for cid in getattr(args, "ids", None) or []:
@@ -432,11 +431,6 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError):
             pass
         return 141
-
-
-def _entry() -> None:
-    """Console-script entry point: :func:`main`'s exit code."""
-    sys.exit(main())
 
 
 if __name__ == "__main__":

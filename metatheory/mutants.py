@@ -11,11 +11,16 @@ exit. The check then runs its normal path against the wrong code.
 References bound at import time by other means (``functools.partial`` or ``jax.jit`` of the
 function stored in a module global, default arguments) are not reached: call public
 functions through their module globals at run time.
+
+This module imports nothing else from ``metatheory``: experiments ask it which mutant is
+active (:func:`active`), and a subprocess rebuilds the active mutant from
+:meth:`Mutant.portable`, without the claim registry.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib
 import sys
 from collections.abc import Callable
@@ -23,7 +28,14 @@ from dataclasses import dataclass
 
 import jax
 
-__all__ = ["Mutant", "mutated"]
+__all__ = ["Mutant", "mutated", "active"]
+
+_ACTIVE: contextvars.ContextVar = contextvars.ContextVar("metatheory_mutant", default=None)
+
+
+def active() -> Mutant | None:
+    """The mutant patched in right now (``None`` with the true code)."""
+    return _ACTIVE.get()
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,29 @@ class Mutant:
     @property
     def attr(self) -> str:
         return self.target.split(":")[1]
+
+    def portable(self) -> dict:
+        """``{"name", "description", "target", "make"}`` with ``make`` as ``"module:qualname"``,
+        from which :meth:`from_portable` rebuilds the mutant in another process; ``make`` must
+        be a module-level function."""
+        ref = f"{self.make.__module__}:{self.make.__qualname__}"
+        if "<" in ref:
+            raise ValueError(f"mutant {self.name}: make must be a module-level function, got {ref}")
+        return {
+            "name": self.name,
+            "description": self.description,
+            "target": self.target,
+            "make": ref,
+        }
+
+    @classmethod
+    def from_portable(cls, desc: dict) -> Mutant:
+        """The mutant described by :meth:`portable` (imports the module of its ``make``)."""
+        mod, qual = desc["make"].split(":")
+        make = importlib.import_module(mod)
+        for part in qual.split("."):
+            make = getattr(make, part)
+        return cls(desc["name"], desc["description"], desc["target"], make)
 
 
 def _patch_everywhere(orig, new, home: str) -> list[tuple]:
@@ -79,24 +114,22 @@ def _restore(undo) -> None:
 @contextlib.contextmanager
 def mutated(mutant: Mutant | None):
     """Run the block with ``mutant`` patched in everywhere (a no-op for ``None``)."""
-    from metatheory import experiments
-
-    if mutant is None or experiments._MUTANT.get() is mutant:
+    if mutant is None or _ACTIVE.get() is mutant:
         yield
         return
-    if experiments._MUTANT.get() is not None:
+    if _ACTIVE.get() is not None:
         raise RuntimeError("mutants do not nest")
 
     mod = importlib.import_module(mutant.module)
     orig = getattr(mod, mutant.attr)
     new = mutant.make(orig)
     undo = _patch_everywhere(orig, new, mutant.module)
-    token = experiments._MUTANT.set(mutant)
+    token = _ACTIVE.set(mutant)
     jax.clear_caches()
     try:
         yield
     finally:
-        experiments._MUTANT.reset(token)
+        _ACTIVE.reset(token)
         _restore(undo)
         jax.clear_caches()
 

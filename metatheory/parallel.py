@@ -1,4 +1,5 @@
-"""Sharding over devices with ``jax.sharding``: a task batch (claim S2) and calibration seeds.
+"""Sharding over devices with ``jax.sharding``: a task batch (claim S2) and the mesh over which
+:func:`metatheory.experiments.map_seeds` shards calibration seeds.
 
 The leading task axis of the support and query arrays is split over a 1-D device mesh named
 ``"tasks"``; parameters are replicated. XLA inserts the cross-device mean, so the result is
@@ -13,7 +14,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from metatheory.learners.maml import batched_maml_meta_gradient
 
-__all__ = ["task_mesh", "shard_tasks", "sharded_meta_gradient", "seed_mesh", "map_seeds"]
+__all__ = ["task_mesh", "shard_tasks", "sharded_meta_gradient", "seed_mesh"]
 
 
 def task_mesh(devices=None) -> Mesh:
@@ -48,40 +49,3 @@ def seed_mesh(devices=None) -> Mesh:
     """A 1-D mesh ``("seeds",)`` over ``devices`` (default: all devices, every process)."""
     devices = jax.devices() if devices is None else list(devices)
     return Mesh(np.array(devices), ("seeds",))
-
-
-def map_seeds(experiment, config, seeds, *, mesh=None) -> list:
-    """``[experiment(config, jax.random.key(s)) for s in seeds]``, batched where it can be.
-
-    An experiment built with :func:`metatheory.experiments.vmappable` runs its ``core`` once,
-    vmapped over the seeds' keys, with the seed axis sharded over ``mesh`` (default: every
-    JAX device, so a GPU machine's devices, or several hosts after
-    ``jax.distributed.initialize``, share the sweep); keys are padded to a multiple of the
-    device count. Other experiments run seed by seed. Either way, results already in the
-    active experiment cache are reused and new ones are stored there.
-    """
-    from metatheory import experiments
-
-    seeds = [int(s) for s in seeds]
-    core = getattr(experiment, "core", None)
-    if core is None or not seeds:
-        return [experiment(config, jax.random.key(s)) for s in seeds]
-    found = {s: experiments.lookup(experiment, config, jax.random.key(s)) for s in seeds}
-    todo = [s for s in seeds if not found[s][0]]
-    out = {s: r for s, (hit, r) in found.items() if hit}
-    if todo:
-        mesh = seed_mesh() if mesh is None else mesh
-        n_dev = mesh.devices.size
-        padded = todo + [todo[-1]] * (-len(todo) % n_dev)
-        keys = jax.vmap(jax.random.key)(np.asarray(padded, np.uint32))
-        keys = jax.device_put(keys, NamedSharding(mesh, PartitionSpec("seeds")))
-        run = jax.jit(
-            jax.vmap(lambda k: core(config, k)),
-            compiler_options=getattr(experiment, "compiler_options", None),
-        )
-        arrays = jax.device_get(run(keys))
-        for i, s in enumerate(todo):
-            res = experiment.finish(config, jax.tree_util.tree_map(lambda a, i=i: a[i], arrays))
-            experiments.remember(experiment, config, jax.random.key(s), res)
-            out[s] = res
-    return [out[s] for s in seeds]

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from metatheory import calibrate, claims, experiments, parallel
+from metatheory import calibrate, claims, experiments
 from metatheory.claims import Check, Mutant, Verdict
 
 
@@ -101,7 +101,7 @@ def test_first_seed_takes_later_seeds(fake_stat_claim, tmp_path):
 
 def test_map_seeds_vmapped_equals_loop():
     seeds = [3, 5, 8]
-    batched = parallel.map_seeds(_vm, 16, seeds)
+    batched = experiments.map_seeds(_vm, 16, seeds)
     looped = [_finish(16, _core(16, jax.random.key(s))) for s in seeds]
     assert jnp.allclose(jnp.array(batched), jnp.array(looped), rtol=1e-6)
 
@@ -119,8 +119,8 @@ def test_seeds_sharded_over_four_devices_equal_unsharded():
             return float(out["x"])
         vm = experiments.vmappable(core, finish)
         seeds = list(range(10))  # 10 is not a multiple of 4: padding is exercised
-        sharded = parallel.map_seeds(vm, 32, seeds)
-        single = parallel.map_seeds(vm, 32, seeds, mesh=parallel.seed_mesh(jax.devices()[:1]))
+        sharded = experiments.map_seeds(vm, 32, seeds)
+        single = experiments.map_seeds(vm, 32, seeds, mesh=parallel.seed_mesh(jax.devices()[:1]))
         print(json.dumps([sharded, single]))
         """
     )
@@ -141,7 +141,7 @@ def test_compiler_options_reach_the_top_level_jit_only():
     assert opt.compiler_options == experiments.LONG_RUNNING
     key = jax.random.key(3)
     assert opt(64, key) == pytest.approx(_vm(64, key), rel=1e-6)
-    got, want = parallel.map_seeds(opt, 64, [1, 2]), parallel.map_seeds(_vm, 64, [1, 2])
+    got, want = experiments.map_seeds(opt, 64, [1, 2]), experiments.map_seeds(_vm, 64, [1, 2])
     assert got == pytest.approx(want, rel=1e-6)
 
 

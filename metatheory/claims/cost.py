@@ -29,7 +29,7 @@ from metatheory import mutants
 from metatheory.bounds import cost as cost_model
 from metatheory.claims import Check, Mutant, Verdict, claim
 from metatheory.experiments import cost as ex
-from metatheory.experiments._compiled import polyfit
+from metatheory.experiments._compiled import FLAT_FRAC, polyfit
 
 # --------------------------------------------------------------------------------- G5
 
@@ -251,11 +251,6 @@ def check_g5(r: ex.CostSweepResult) -> Verdict:
 
 # --------------------------------------------------------------------------------- G6
 
-FLAT_FRAC = 0.05
-"""iMAML flat in N: compiled temp memory grows by at most 5% of one copy of the task batch's
-parameters per inner step. Storing the trajectory costs at least one such copy per step (the
-reverse sweep needs θ_j to form H_j v); iMAML's program, compiled once per N, keeps nothing
-per step (slope 0 to rounding at both presets)."""
 FLAT_REL = 0.05
 """FOMAML flat in N: its growth is at most 5% of MAML's, on the same shapes. The first rule,
 FLAT_FRAC in absolute copies, was set at width 16 and failed at paper scale (width 40, 25

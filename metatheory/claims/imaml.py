@@ -14,8 +14,8 @@ import sympy as sp
 
 from metatheory.bounds import imaml as imaml_bounds
 from metatheory.claims import Check, Mutant, Verdict, claim
-from metatheory.claims.cost import FLAT_FRAC
 from metatheory.experiments import imaml as ex
+from metatheory.experiments._compiled import FLAT_FRAC
 from metatheory.symbolic import imaml as sym
 
 EXACT_TOL = 1e-10

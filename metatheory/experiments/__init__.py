@@ -10,7 +10,7 @@ neural process, and editing one family's file expires only the experiments that 
 
 An experiment whose body is pure JAX may be split as ``core(config, key) -> arrays`` (vmappable
 over keys) and ``finish(config, arrays) -> Result`` with :func:`vmappable`; calibration then
-runs its seeds as one vmapped program sharded over devices (:func:`metatheory.parallel.map_seeds`).
+runs its seeds as one vmapped program sharded over devices (:func:`map_seeds`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ from pathlib import Path
 
 import jax
 import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
+
+from metatheory import mutants, parallel
 
 __all__ = [
     "experiment",
@@ -38,6 +41,7 @@ __all__ = [
     "module_closure",
     "source_hash",
     "active_mutant",
+    "map_seeds",
     "LONG_RUNNING",
 ]
 
@@ -49,12 +53,8 @@ triple the run time of these programs. (The optimization level can change the la
 float32 reduction, never a verdict.)"""
 
 _CACHE: contextvars.ContextVar = contextvars.ContextVar("metatheory_cache", default=None)
-_MUTANT: contextvars.ContextVar = contextvars.ContextVar("metatheory_mutant", default=None)
-
-
-def active_mutant():
-    """The mutant patched in right now (``None`` with the true code)."""
-    return _MUTANT.get()
+active_mutant = mutants.active
+"""The mutant patched in right now (``None`` with the true code)."""
 
 
 @contextlib.contextmanager
@@ -129,7 +129,7 @@ def _key_bytes(key) -> bytes:
 
 
 def _cache_key(fn, config, key) -> str | None:
-    mut = _MUTANT.get()
+    mut = active_mutant()
     tag = ""
     if mut is not None:
         if mut.module in _closure(fn.__module__):
@@ -218,7 +218,7 @@ def vmappable(core, finish, *, compiler_options=None):
     ``key`` (no Python control flow on traced values), so seeds can be vmapped and sharded.
 
     The returned function is an :func:`experiment`; ``.core``, ``.finish`` and
-    ``.compiler_options`` stay reachable for :func:`metatheory.parallel.map_seeds`.
+    ``.compiler_options`` stay reachable for :func:`map_seeds`.
     ``compiler_options`` (e.g. :data:`LONG_RUNNING`) go to the top-level ``jax.jit`` that runs
     ``core`` (JAX accepts them only there, not on a jit nested in a vmap)."""
     top = (
@@ -237,3 +237,38 @@ def vmappable(core, finish, *, compiler_options=None):
     wrapped.core, wrapped.finish = core, finish
     wrapped.compiler_options = compiler_options
     return wrapped
+
+
+def map_seeds(experiment, config, seeds, *, mesh=None) -> list:
+    """``[experiment(config, jax.random.key(s)) for s in seeds]``, batched where it can be.
+
+    An experiment built with :func:`vmappable` runs its ``core`` once,
+    vmapped over the seeds' keys, with the seed axis sharded over ``mesh`` (default: every
+    JAX device, so a GPU machine's devices, or several hosts after
+    ``jax.distributed.initialize``, share the sweep); keys are padded to a multiple of the
+    device count. Other experiments run seed by seed. Either way, results already in the
+    active experiment cache are reused and new ones are stored there.
+    """
+    seeds = [int(s) for s in seeds]
+    core = getattr(experiment, "core", None)
+    if core is None or not seeds:
+        return [experiment(config, jax.random.key(s)) for s in seeds]
+    found = {s: lookup(experiment, config, jax.random.key(s)) for s in seeds}
+    todo = [s for s in seeds if not found[s][0]]
+    out = {s: r for s, (hit, r) in found.items() if hit}
+    if todo:
+        mesh = parallel.seed_mesh() if mesh is None else mesh
+        n_dev = mesh.devices.size
+        padded = todo + [todo[-1]] * (-len(todo) % n_dev)
+        keys = jax.vmap(jax.random.key)(np.asarray(padded, np.uint32))
+        keys = jax.device_put(keys, NamedSharding(mesh, PartitionSpec("seeds")))
+        run = jax.jit(
+            jax.vmap(lambda k: core(config, k)),
+            compiler_options=getattr(experiment, "compiler_options", None),
+        )
+        arrays = jax.device_get(run(keys))
+        for i, s in enumerate(todo):
+            res = experiment.finish(config, jax.tree_util.tree_map(lambda a, i=i: a[i], arrays))
+            remember(experiment, config, jax.random.key(s), res)
+            out[s] = res
+    return [out[s] for s in seeds]

@@ -5,7 +5,8 @@
 - :func:`sharded_vs_single` (S2): the meta-gradient of a task batch sharded over forced host
   devices against one device. Forcing several CPU devices needs ``XLA_FLAGS`` before JAX
   starts, so it runs this module in a subprocess and reads back its JSON; an active mutant is
-  passed to the child by name and patched in there.
+  passed to the child by reference (:meth:`~metatheory.mutants.Mutant.portable`) and patched
+  in there.
 """
 
 from __future__ import annotations
@@ -120,7 +121,11 @@ def sharded_vs_single(config: ShardConfig, key: jax.Array) -> ShardResult:
     ).strip()
     env["JAX_PLATFORMS"] = "cpu"
     mut = active_mutant()
-    arg = {"config": asdict(config), "seed": seed, "mutant": None if mut is None else mut.name}
+    arg = {
+        "config": asdict(config),
+        "seed": seed,
+        "mutant": None if mut is None else mut.portable(),
+    }
     out = subprocess.run(
         [sys.executable, "-m", "metatheory.experiments.systems", json.dumps(arg)],
         env=env,
@@ -166,14 +171,11 @@ def _child(config: ShardConfig, seed: int) -> dict:
 
 
 if __name__ == "__main__":
-    jax.config.update("jax_cpu_enable_async_dispatch", False)  # as in the parent process
+    from metatheory.mutants import Mutant, mutated
+    from metatheory.runtime import sync_cpu_dispatch
+
+    sync_cpu_dispatch()  # as in the parent process
     arg = json.loads(sys.argv[1])
     cfg = ShardConfig(**{**arg["config"], "sizes": tuple(arg["config"]["sizes"])})
-    if arg["mutant"]:
-        from metatheory import claims
-        from metatheory.mutants import mutated
-
-        with mutated(claims.get("S2").mutant(arg["mutant"])):
-            print(json.dumps(_child(cfg, arg["seed"])))
-    else:
+    with mutated(Mutant.from_portable(arg["mutant"]) if arg["mutant"] else None):
         print(json.dumps(_child(cfg, arg["seed"])))
