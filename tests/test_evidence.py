@@ -33,7 +33,7 @@ def test_round_trip_preserves_classes_arrays_and_specials():
     arrays = {}
     back = evidence.decode(evidence.encode(r, arrays), arrays)
     assert isinstance(back, _Result) and type(back.fit) is type(r.fit)
-    assert np.array_equal(back.xs, x) and back.fit.slope == r.fit.slope
+    assert np.array_equal(back.xs, x) and back.fit.estimate == r.fit.estimate
     assert back.pairs == r.pairs and back.inf == float("inf") and back.name == "n"
     assert np.array_equal(back.table["k"], np.arange(3)) and back.table[5] == "v"
     assert np.array_equal(back.nested[0], np.ones(2)) and back.nested[1] == 3.0
@@ -67,3 +67,19 @@ def test_a_cached_replay_keeps_the_stored_run_time(tmp_path):
     report.store_results([verdict(300.0, False)], tmp_path, "full")  # a real rerun replaces both
     (row,) = json.loads((tmp_path / "ledger-full.json").read_text())
     assert row["seconds"] == 300.0
+
+
+def test_an_unknown_dataclass_raises():
+    """Evidence naming a class that cannot be imported is an error, not a namespace that a
+    figure would read as if it were the result."""
+    import pytest
+
+    arrays = {}
+    desc = evidence.encode(_Result(xs=np.ones(2), fit=None, pairs=(), table={}, inf=0.0,
+                                   name="n", nested=[]), arrays)  # fmt: skip
+    desc["__dataclass__"] = f"{__name__}:_NoSuchResult"
+    with pytest.raises(ValueError, match="_NoSuchResult"):
+        evidence.decode(desc, arrays)
+    desc["__dataclass__"] = "metatheory.no_such_module:Result"
+    with pytest.raises(ValueError, match="no_such_module"):
+        evidence.decode(desc, arrays)

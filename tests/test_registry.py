@@ -15,8 +15,20 @@ ROOT = Path(__file__).resolve().parent.parent
 ALL = claims.ids()
 
 
-def test_catalogue_is_complete():
-    assert len(ALL) == 28, ALL
+def test_every_declared_claim_is_registered_once_in_ledger_order():
+    """The ids the registry holds are exactly the ``@claim("ID", ...)`` declarations in the
+    source of ``metatheory/claims`` (none lost to an import that failed quietly, none twice),
+    listed in :func:`claims.order_key` order."""
+    declared = [
+        m
+        for p in (ROOT / "metatheory" / "claims").rglob("*.py")
+        if p.name != "__init__.py"
+        for m in re.findall(r'@claim\(\s*"([A-Z]\d+)"', p.read_text())
+    ]
+    assert len(declared) == len(set(declared)), sorted(declared)
+    assert sorted(declared) == sorted(claims.REGISTRY) == sorted(ALL)
+    assert ALL == sorted(ALL, key=claims.order_key)
+    assert claims.order_key("G2") < claims.order_key("G10") < claims.order_key("H1")
 
 
 @pytest.mark.parametrize("cid", ALL)

@@ -51,6 +51,7 @@ __all__ = [
     "claim",
     "get",
     "ids",
+    "order_key",
     "run",
     "mutant_names",
     "mutant_pairs",
@@ -96,15 +97,16 @@ class Check:
 
 
 def fmt_num(x: float, digits: int = 3) -> str:
-    """``x`` to ``digits`` significant digits, in plain text (``3.3e+04`` becomes ``3.3×10^4``)."""
+    """``x`` to ``digits`` significant digits, in plain text with a minus sign (U+2212) and
+    never an exponent letter: ``-3.3e-04`` becomes ``−3.3×10^−4``."""
     x = float(x)
     if math.isnan(x) or math.isinf(x):
         return {True: "∞", False: "−∞"}[x > 0] if math.isinf(x) else "nan"
     s = f"{x:.{digits}g}"
     if "e" in s:
         mant, exp = s.split("e")
-        return f"{mant}×10^{int(exp)}"
-    return s
+        s = f"{mant}×10^{int(exp)}"
+    return s.replace("-", "−")
 
 
 def _interval_text(ci) -> str:
@@ -428,15 +430,24 @@ def _load() -> None:
         _loaded = True
 
 
-def _sort_key(cid: str):
-    head, num = cid[0], cid[1:]
-    return (_FAMILY_ORDER.index(head) if head in _FAMILY_ORDER else 99, int(num or 0), cid)
+def order_key(cid: str) -> tuple:
+    """Sort key of the ledger order: by family letter (G, H, C, P, B, M, S, then any other
+    letter alphabetically), then by number (``G2`` before ``G10``). Every list of claims in
+    the ledger, the CLI and the paper is sorted by this key."""
+    head, num = cid[:1], cid[1:]
+    known = _FAMILY_ORDER.find(head)
+    return (
+        known if known >= 0 else len(_FAMILY_ORDER),
+        head,
+        int(num) if num.isdigit() else 0,
+        cid,
+    )
 
 
 def ids() -> list[str]:
-    """All registered claim ids in ledger order (G, H, C, P, B, M, S)."""
+    """All registered claim ids in ledger order (:func:`order_key`)."""
     _load()
-    return sorted(REGISTRY, key=_sort_key)
+    return sorted(REGISTRY, key=order_key)
 
 
 def get(cid: str) -> Claim:
@@ -521,14 +532,3 @@ class _nullctx:
 
     def __exit__(self, *exc):
         return False
-
-
-_GLOBAL_STORE = None
-
-
-def session_cache(directory: Path | None = None):
-    """Turn on experiment caching for the rest of this process (the CLI and pytest use it)."""
-    global _GLOBAL_STORE
-    cm = _experiments.caching(directory)
-    _GLOBAL_STORE = cm.__enter__()
-    return _GLOBAL_STORE

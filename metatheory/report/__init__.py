@@ -359,16 +359,7 @@ def latex_ledger_rows(rows, caption: str | None = None, label: str | None = None
     return "\n".join(lines) + "\n"
 
 
-_ORDER = "GHCPBMS"
-
-
-def _claim_key(cid: str):
-    head, num = cid[:1], cid[1:]
-    return (
-        _ORDER.index(head) if head in _ORDER else len(_ORDER),
-        int(num) if num.isdigit() else 0,
-        cid,
-    )
+_claim_key = claims.order_key  # the ledger order, defined once in claims
 
 
 def _kn(d: dict) -> str:

@@ -1,17 +1,19 @@
-"""Which works each claim rests on: BibTeX keys of ``paper/refs.bib`` per claim id.
+"""Which works each claim rests on: the BibTeX keys of ``paper/refs.bib`` it cites.
 
-:data:`CITES` lists, for every claim, the works its ``source`` names (the statement's
-origin first). :func:`cite_source` turns a claim's plain-text source ("Finn et al. 2017,
-Sec. 2.2; chain rule") into LaTeX with natbib citations ("\\citet{finn2017maml}, Sec. 2.2;
-chain rule"), which the appendix ledger prints.
+A claim declares its works once, ``@claim(..., cites=[keys])`` (its ``source``'s origin
+first); :func:`cites` reads them from the registry. :func:`cite_source` turns a claim's
+plain-text source ("Finn et al. 2017, Sec. 2.2; chain rule") into LaTeX with natbib citations
+("\\citet{finn2017maml}, Sec. 2.2; chain rule"), which the appendix ledger prints.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["CITES", "AUTHOR_YEAR", "cite_source"]
+__all__ = ["cites", "CITES", "AUTHOR_YEAR", "cite_source"]
 
+# TRANSITIONAL FALLBACK: read only for a claim whose @claim(...) declares no ``cites`` yet;
+# remove this table (and its use in :func:`cites`) once every claim declares them.
 CITES: dict[str, list[str]] = {
     # gradient lens
     "G1": ["finn2017maml"],
@@ -49,7 +51,7 @@ CITES: dict[str, list[str]] = {
     "S1": ["pearlmutter1994fast"],
     "S2": ["bradbury2018jax"],
 }
-"""Claim id -> BibTeX keys (all present in ``paper/refs.bib``; tests/test_bibliography.py)."""
+"""Claim id -> BibTeX keys, for claims that do not declare ``cites`` yet (transitional)."""
 
 AUTHOR_YEAR: dict[str, tuple[str, str]] = {
     "finn2017maml": ("Finn", "2017"),
@@ -77,8 +79,17 @@ AUTHOR_YEAR: dict[str, tuple[str, str]] = {
 }
 """Key -> (first author's surname, year): how a plain-text source names the work."""
 
-# Parts of a source that point outside the repository (working notes); never typeset.
-_NOT_TYPESET = re.compile(r"CLAIMS|DESIGN|\.md\b|seed text", re.IGNORECASE)
+
+def cites(cid: str) -> tuple[str, ...]:
+    """The BibTeX keys claim ``cid`` declares (``@claim(cites=...)``); ``()`` for an id that is
+    not registered."""
+    from metatheory import claims
+
+    try:
+        declared = claims.get(cid).cites
+    except KeyError:
+        return ()
+    return tuple(declared) or tuple(CITES.get(cid.upper(), ()))  # transitional fallback
 
 
 def _pattern(key: str) -> re.Pattern:
@@ -88,15 +99,16 @@ def _pattern(key: str) -> re.Pattern:
 
 
 def cite_source(cid: str, source: str, escape=None) -> str:
-    r"""``source`` with every "Author ... Year" of a work in ``CITES[cid]`` replaced by
-    ``\citet{key}`` (works sharing author and year cited together), the rest escaped by
-    ``escape``; works of ``CITES[cid]`` the text does not name are appended. Parts that refer
-    to files outside the repository are dropped. An unknown ``cid`` gives the escaped text."""
+    r"""``source`` with every "Author ... Year" of a work in :func:`cites` of ``cid`` replaced
+    by ``\citet{key}`` (works sharing author and year cited together), the rest escaped by
+    ``escape``; cited works the text does not name are appended. An unknown ``cid`` gives the
+    escaped text."""
     if escape is None:
         from metatheory.report import tex_escape as escape
-    keys = [k for k in CITES.get(cid, []) if k in AUTHOR_YEAR]
+    declared = cites(cid)
+    keys = [k for k in declared if k in AUTHOR_YEAR]
     parts = [p.strip() for p in str(source).split(";")]
-    parts = [p for p in parts if p and not _NOT_TYPESET.search(p)]
+    parts = [p for p in parts if p]
     cited: set[str] = set()
     out = []
     for part in parts:
@@ -118,7 +130,7 @@ def cite_source(cid: str, source: str, escape=None) -> str:
             pos = b
         pieces.append(escape(part[pos:]))
         out.append("".join(pieces).strip())
-    rest = [k for k in CITES.get(cid, []) if k not in cited]
+    rest = [k for k in declared if k not in cited]
     if rest:
         out.append(r"\citet{" + ",".join(rest) + "}")
     return "; ".join(x for x in out if x)

@@ -63,7 +63,7 @@ def encode(obj, arrays: dict, path: str = "r"):
 
 
 def decode(desc, arrays):
-    """Inverse of :func:`encode`."""
+    """Inverse of :func:`encode`; ``ValueError`` for a dataclass that cannot be imported."""
     if not isinstance(desc, dict):
         return desc
     if "__array__" in desc:
@@ -78,21 +78,22 @@ def decode(desc, arrays):
         return {_hashable(decode(k, arrays)): decode(v, arrays) for k, v in desc["__dict__"]}
     if "__dataclass__" in desc:
         fields = {k: decode(v, arrays) for k, v in desc["fields"].items()}
-        mod, qual = desc["__dataclass__"].split(":")
+        name = desc["__dataclass__"]
+        mod, qual = name.split(":")
         try:
             cls = importlib.import_module(mod)
             for part in qual.split("."):
                 cls = getattr(cls, part)
-            init = {f.name for f in dataclasses.fields(cls) if f.init}
-            obj = cls(**{k: v for k, v in fields.items() if k in init})
-            for k, v in fields.items():
-                if k not in init:
-                    object.__setattr__(obj, k, v)
-            return obj
-        except (ImportError, AttributeError, TypeError):
-            from types import SimpleNamespace
-
-            return SimpleNamespace(**fields)
+        except (ImportError, AttributeError) as e:
+            raise ValueError(f"stored evidence names dataclass {name}, which is unknown") from e
+        if not dataclasses.is_dataclass(cls):
+            raise ValueError(f"stored evidence names {name}, which is not a dataclass")
+        init = {f.name for f in dataclasses.fields(cls) if f.init}
+        obj = cls(**{k: v for k, v in fields.items() if k in init})
+        for k, v in fields.items():
+            if k not in init:
+                object.__setattr__(obj, k, v)
+        return obj
     if "__omitted__" in desc or "__repr__" in desc:
         return None
     return desc
