@@ -1,6 +1,6 @@
 """The ``metatheory`` command.
 
-  metatheory list                         the claims, their statements and sources
+  metatheory list [--markdown | --json]   the claims, their statements and sources
   metatheory verify [ID ...] [--json P]   run checks, print the ledger, exit 0 iff all as expected
   metatheory calibrate [ID ...] [--seeds S] [--first-seed I] [--json P] [--full] [--jobs 2]
                                           false alarms and power of each check over S seeds
@@ -86,10 +86,31 @@ def cmd_list(args) -> int:
     if args.markdown:
         print(markdown_table())
         return 0
+    if args.json:
+        print(json.dumps([_claim_row(claims.get(c)) for c in claims.ids()], indent=1))
+        return 0
     for cid in claims.ids():
         c = claims.get(cid)
         print(f"{c.id:4s} {c.family:15s} [{c.expected}] {c.statement}  ({c.source})")
     return 0
+
+
+def _claim_row(c) -> dict:
+    """One claim of ``metatheory list --json``: its declaration, with its evidence kind and
+    the BibTeX keys it cites."""
+    return {
+        "id": c.id,
+        "name": c.name,
+        "family": c.family,
+        "statement": c.statement,
+        "source": c.source,
+        "expected": c.expected,
+        "evidence": c.evidence,
+        "cites": list(c.cites),
+        "statistical": c.statistical,
+        "seed": c.seed,
+        "mutants": [m.name for m in c.mutants],
+    }
 
 
 def markdown_table() -> str:
@@ -337,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     ls = sub.add_parser("list", help="list the claims")
     ls.add_argument("--markdown", action="store_true", help="the README's claims table")
+    ls.add_argument("--json", action="store_true", help="the claims as JSON, on stdout")
     ls.set_defaults(_cmd=cmd_list)
 
     v = sub.add_parser("verify", help="run claim checks and print the ledger")

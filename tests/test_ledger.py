@@ -174,5 +174,16 @@ def test_cli_list(capsys):
     assert "G1" in capsys.readouterr().out
 
 
+def test_cli_list_json_declares_evidence_and_cites(capsys):
+    assert main(["list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in rows] == claims.ids()
+    for r in rows:
+        c = claims.get(r["id"])
+        assert r["evidence"] == c.evidence and r["cites"] == list(c.cites)
+        assert r["evidence"] in ("", *claims.EVIDENCE_KINDS)
+        assert r["mutants"] == claims.mutant_names(r["id"]) and len(r["mutants"]) >= 2
+
+
 def test_numbers_are_finite_floats(fake_claims):
     assert np.isfinite(claims.run("Z1").numbers["x"])
