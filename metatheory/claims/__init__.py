@@ -23,6 +23,7 @@ not confirm what we expect: a defect, or a mutant caught).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import math
@@ -497,7 +498,7 @@ def run(
     seed = c.seed if seed is None else int(seed)
     mut = c.mutant(mutant) if isinstance(mutant, str) else mutant
     store = _experiments._CACHE.get()
-    ctx = _experiments.caching(cache_dir) if store is None else _nullctx(store)
+    ctx = _experiments.caching(cache_dir) if store is None else contextlib.nullcontext(store)
     t0 = time.perf_counter()
     with ctx as store, mutated(mut):
         computed = store["computed"]
@@ -521,14 +522,3 @@ def run(
         seconds=time.perf_counter() - t0,
         cached=cached,
     )
-
-
-class _nullctx:
-    def __init__(self, store):
-        self.store = store
-
-    def __enter__(self):
-        return self.store
-
-    def __exit__(self, *exc):
-        return False
