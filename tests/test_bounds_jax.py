@@ -258,7 +258,9 @@ def test_traced_invalid_input_is_nan(name):
     assert np.isfinite(float(v[0])) and np.isnan(float(v[1]))
 
 
-def test_traced_invalid_examples_from_the_issue():
+def test_traced_invalid_arguments_give_nan():
+    """Under jit, an argument out of its range (or a relation between arguments violated)
+    gives NaN, since a traced value cannot raise."""
     assert np.isnan(float(jax.jit(lambda d: mcallester_bound(0.1, 5.0, 100.0, d))(1.5)))
     assert np.isnan(float(jax.jit(lambda e: kl_inverse_bound(e, 5.0, 100.0, 0.1))(jnp.nan)))
     # a relation between arguments: alpha * L > 1
