@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from metatheory.bounds._validate import Args, check, is_traced, mul0  # noqa: F401
+from metatheory.bounds._validate import Args, growth_ratio, mul0, prod_pos
 
 __all__ = ["fmo_smoothness", "maml_smoothness", "maml_rate_bound", "fmo_maml_accuracy"]
 
@@ -65,7 +65,7 @@ def maml_smoothness(L, rho, alpha, G, n_steps=1):
         n_steps: number of inner steps N, an integer in [0, inf); default 1.
 
     Broadcasts; jit/grad/vmap-safe (NaN where a traced argument is invalid); ``inf`` when
-    the constant overflows.
+    the constant overflows, finite whenever it is (no intermediate overflows).
     """
     v = Args()
     fin = dict(high=np.inf, high_open=True)
@@ -79,8 +79,11 @@ def maml_smoothness(L, rho, alpha, G, n_steps=1):
     with v.errstate():
         lq = xp.log1p(alpha * L)  # log q, q = 1 + alpha L
         head = L * xp.exp(2.0 * n * lq)
-        tail = xp.exp((n - 1.0) * lq) * xp.expm1(n * lq)  # q^(N-1) (q^N - 1)
-        out = head + mul0(xp, rho * G / L, tail)
+        # (rho G / L) q^(N-1) (q^N - 1) = rho G alpha q^(N-1) ((q^N - 1) / (alpha L)): a product
+        # of non-negative factors without the spurious overflow of rho G / L (L = 1e-200,
+        # G = 1e200 give a finite term) or the underflow of alpha L
+        tail = xp.exp((n - 1.0) * lq) * growth_ratio(alpha * L, n, xp)
+        out = head + prod_pos(xp, rho, G, alpha, tail)
     return v.out(out)
 
 
