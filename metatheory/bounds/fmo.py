@@ -138,12 +138,14 @@ def fmo_maml_accuracy(L, rho, alpha, sigma, sigma_tilde, B, D_o, D_in):
     theorem's maximum is left out: it is reached after enough iterations).
 
     Args:
-        L, rho: the task losses' gradient and Hessian Lipschitz constants, L in (0, inf),
-            rho in [0, inf).
+        L: gradient Lipschitz constant of the task losses, in (0, inf).
+        rho: Hessian Lipschitz constant of the task losses, in [0, inf).
         alpha: inner step, in (0, 1/(6L)].
         sigma: task-gradient spread (FMO Assumption 4.4), in [0, inf).
         sigma_tilde: per-sample gradient spread (Assumption 4.5), in [0, inf).
-        B, D_o, D_in: task batch and the outer/inner data batches, each in [1, inf).
+        B: task batch size, in [1, inf).
+        D_o: outer (query) data batch size, in [1, inf).
+        D_in: inner (support) data batch size, in [1, inf).
 
     Broadcasts; jit/grad/vmap-safe (NaN where a traced argument is invalid).
     """

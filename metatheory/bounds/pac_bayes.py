@@ -348,7 +348,8 @@ def amit_meir_bound(emp_risk, n_tasks, m, kl_hyper, kl_task, delta) -> MetaBound
     Args:
         emp_risk: task-averaged empirical risk, in [0, 1].
         n_tasks: number of observed tasks n, a real number in [2, inf).
-        m: samples per task (for unequal tasks see above), a real number in [2, inf).
+        m: samples per task, a real number in [2, inf) (unequal tasks: per-task arrays, each
+            term averaged over the task axis).
         kl_hyper: KL(hyperposterior || hyperprior), in [0, inf].
         kl_task: E_P KL(Q_i || P), the task-level KL, in [0, inf].
         delta: confidence parameter, in (0, 1).
