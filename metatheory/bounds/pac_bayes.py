@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.custom_derivatives import SymbolicZero
 
-from metatheory.bounds._validate import Args, is_traced, poison
+from metatheory.bounds._validate import Args, poison
 
 __all__ = [
     "MetaBound",
@@ -226,9 +226,7 @@ def _kl_upper_inverse(q, c, xp):
         # hi never satisfies kl <= c unless hi = 1: an upper bound of the supremum
         return hi.view(np.float64)
     q = q + 0.0
-    itype, n_iter = (
-        (jnp.int64, KL_INVERSE_ITERS) if q.dtype == jnp.float64 else (jnp.int32, 32)
-    )
+    itype, n_iter = (jnp.int64, KL_INVERSE_ITERS) if q.dtype == jnp.float64 else (jnp.int32, 32)
     to_int = lambda x: jax.lax.bitcast_convert_type(x, itype)
     to_float = lambda i: jax.lax.bitcast_convert_type(i, q.dtype)
 
