@@ -176,3 +176,45 @@ def test_cli_list(capsys):
 
 def test_numbers_are_finite_floats(fake_claims):
     assert np.isfinite(claims.run("Z1").numbers["x"])
+
+
+def test_cache_entry_of_the_wrong_type_is_recomputed(fake_claims, tmp_path):
+    import pickle
+
+    with experiments.caching(tmp_path):
+        want = claims.run("Z1").measured
+    (entry,) = (tmp_path / "experiments").iterdir()
+    for junk in (pickle.dumps(None), pickle.dumps({"result": 1}), b"\x80truncated"):
+        entry.write_bytes(junk)
+        with experiments.caching(tmp_path) as store:
+            v = claims.run("Z1")
+            assert not v.cached and store["computed"] == 1 and v.measured == want
+        with experiments.caching(tmp_path) as store:  # rewritten: read back from disk
+            assert claims.run("Z1").cached and store["computed"] == 0
+
+
+def test_unwritable_experiment_cache_warns_and_keeps_memory(fake_claims, tmp_path):
+    blocker = tmp_path / "experiments"
+    blocker.write_text("a file where the folder should be")
+    with pytest.warns(RuntimeWarning, match="memory only"):
+        with experiments.caching(tmp_path) as store:
+            claims.run("Z1")
+            assert claims.run("Z1").cached and store["computed"] == 1
+
+
+def test_damaged_xla_cache_entries_are_removed(tmp_path, capsys):
+    import jax
+    import jax.numpy as jnp
+
+    xla = tmp_path / "xla"
+    with experiments.caching(tmp_path):
+        jax.jit(lambda x: jnp.cos(x) * 7.0 - x**3)(jnp.arange(6.0)).block_until_ready()
+    entries = sorted(xla.glob("*-cache"))
+    if not entries:
+        pytest.skip("this JAX wrote no persistent cache entry for the program")
+    assert experiments.repair_xla_cache(xla) == 0  # intact entries stay
+    entries[0].write_bytes(entries[0].read_bytes()[:20])  # truncated
+    assert experiments.repair_xla_cache(xla) == 1
+    assert not entries[0].exists() and all(e.exists() for e in entries[1:])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "damaged XLA cache" in err[0]
