@@ -203,18 +203,18 @@ def test_unwritable_experiment_cache_warns_and_keeps_memory(fake_claims, tmp_pat
 
 
 def test_damaged_xla_cache_entries_are_removed(tmp_path, capsys):
-    import jax
-    import jax.numpy as jnp
+    from jax._src.compilation_cache import compress_executable
 
     xla = tmp_path / "xla"
-    with experiments.caching(tmp_path):
-        jax.jit(lambda x: jnp.cos(x) * 7.0 - x**3)(jnp.arange(6.0)).block_until_ready()
-    entries = sorted(xla.glob("*-cache"))
-    if not entries:
-        pytest.skip("this JAX wrote no persistent cache entry for the program")
+    xla.mkdir()
+    blob = compress_executable(bytes(range(256)) * 64)  # an entry as JAX writes it
+    for name in ("jit_a", "jit_b", "jit_c"):
+        (xla / f"{name}-cache").write_bytes(blob)
     assert experiments.repair_xla_cache(xla) == 0  # intact entries stay
-    entries[0].write_bytes(entries[0].read_bytes()[:20])  # truncated
-    assert experiments.repair_xla_cache(xla) == 1
-    assert not entries[0].exists() and all(e.exists() for e in entries[1:])
+    (xla / "jit_b-cache").write_bytes(blob[: len(blob) // 2])  # truncated
+    (xla / "jit_b-atime").write_bytes(b"12345678")
+    with experiments.caching(tmp_path):  # checked when the cache is opened
+        pass
+    assert sorted(f.name for f in xla.glob("jit_*")) == ["jit_a-cache", "jit_c-cache"]
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "damaged XLA cache" in err[0]
+    assert len(err) == 1 and "removed 1 damaged XLA cache entries" in err[0]
