@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import math
 import os
 import re
 import sys
@@ -39,6 +40,25 @@ class _Parser(argparse.ArgumentParser):
         raise _Usage(f"{self.prog}: {message}")
 
 
+_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$", re.I)
+"""A negative number as ``float`` reads it (``-1e5``, ``-.5``, ``-inf``): a value, not a flag."""
+
+
+class _BoundParser(_Parser):
+    """A ``bound NAME`` parser: negative numbers are values (``--kl -1e5`` reaches the
+    calculator, which names the range), and an unknown flag is reported with the command."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self._negative_number_matcher = _NUMBER
+
+    def parse_known_args(self, args=None, namespace=None):
+        ns, extra = super().parse_known_args(args, namespace)
+        if extra:
+            self.error(f"unrecognized arguments: {' '.join(extra)}")
+        return ns, extra
+
+
 def _out_path(cmd: str, path) -> Path | None:
     """Check an output path before any work starts: a file (not a directory) in an existing,
     writable directory."""
@@ -53,6 +73,48 @@ def _out_path(cmd: str, path) -> Path | None:
     if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise _Usage(f"metatheory {cmd}: --json {p}: not writable")
     return p
+
+
+def _write_json(cmd: str, verdicts, out: Path) -> bool:
+    """Write the ledger JSON; a write that fails after the run (a full disk, ``/dev/full``)
+    is one line on stderr, not a traceback."""
+    from metatheory import report
+
+    try:
+        report.write_json(verdicts, out)
+    except OSError as e:
+        print(f"metatheory {cmd}: --json {out}: {e.strerror or e}", file=sys.stderr)
+        return False
+    print(f"wrote {out}")
+    return True
+
+
+def _check_cache(cmd: str, directory: Path | None = None) -> None:
+    """Before any work: the cache directory (default :data:`CACHE`; its ``experiments`` and
+    ``xla`` folders too) is a writable directory, or can be created."""
+    directory = CACHE if directory is None else Path(directory)
+    for d in (directory, directory / "experiments", directory / "xla"):
+        if d.exists() and not d.is_dir():
+            raise _Usage(f"metatheory {cmd}: cache {d} is not a directory (remove or rename it)")
+        if d.exists() and not os.access(d, os.W_OK | os.X_OK):
+            raise _Usage(f"metatheory {cmd}: cache {d} is not writable (fix its permissions)")
+        if not d.exists():
+            parent = d.parent if d != directory else (d.parent if str(d.parent) else Path("."))
+            if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
+                raise _Usage(f"metatheory {cmd}: cannot create the cache {d}: not writable")
+            break
+
+
+def _unique_ids(cmd: str, ids) -> list[str]:
+    """Claim ids in canonical spelling, each once (``G1 g1 G1`` runs G1 once, with a note)."""
+    seen: list[str] = []
+    for cid in ids or []:
+        canon = claims.get(cid).id
+        if canon in seen:
+            print(f"metatheory {cmd}: {cid} repeats {canon}; running it once", file=sys.stderr)
+        else:
+            seen.append(canon)
+    return seen
 
 
 def _run_claims(cids, preset, *, cache: bool, quiet: bool = False):
@@ -130,11 +192,13 @@ def cmd_verify(args) -> int:
     from metatheory import report
 
     out = _out_path("verify", args.json)
+    if args.cache:
+        _check_cache("verify")
+    args.ids = _unique_ids("verify", args.ids)
     verdicts = _run_claims(args.ids, "full" if args.full else "quick", cache=args.cache)
     print(report.format_table(verdicts))
-    if out is not None:
-        report.write_json(verdicts, out)
-        print(f"wrote {out}")
+    if out is not None and not _write_json("verify", verdicts, out):
+        return 1
     ok = _all_expected(verdicts)
     if not ok:
         bad = [v.id for v in verdicts if v.verdict != claims.get(v.id).expected_for(v.preset)]
@@ -150,6 +214,8 @@ def cmd_calibrate(args) -> int:
     if args.first_seed < 0:
         raise _Usage(f"metatheory calibrate: --first-seed must be >= 0, got {args.first_seed}")
     out = _out_path("calibrate", args.json)
+    _check_cache("calibrate")
+    args.ids = _unique_ids("calibrate", args.ids)
     rows = calibrate.calibrate(
         args.ids,
         seeds=args.seeds,
@@ -232,9 +298,8 @@ def cmd_reproduce(args) -> int:
     out = _out_path("reproduce", args.json)
     verdicts, problem = _generate(args, build=True, run=True)
     print(report.format_table(verdicts))
-    report.write_json(verdicts, out)
-    print(f"wrote {out}")
-    ok = _all_expected(verdicts)
+    wrote = _write_json("reproduce", verdicts, out)
+    ok = _all_expected(verdicts) and wrote
     if not ok:
         bad = [v.id for v in verdicts if v.verdict != claims.get(v.id).expected_for(v.preset)]
         print(f"not as expected: {', '.join(bad)}", file=sys.stderr)
@@ -243,36 +308,158 @@ def cmd_reproduce(args) -> int:
     return 0 if ok and not problem else 1
 
 
+_GREEK = (
+    "alpha beta gamma delta epsilon eta theta kappa lambda mu nu rho sigma tau phi psi "
+    "omega Delta Sigma Lambda Phi"
+).split()
+_WORDS = {
+    "le": "<=",
+    "ge": ">=",
+    "leq": "<=",
+    "geq": ">=",
+    "cdot": "*",
+    "odot": "*",
+    "times": "x",
+    "nabla": "grad ",
+    "infty": "inf",
+    "sim": " ~ ",
+    "in": " in ",
+    "sum": "sum ",
+    "sup": "sup",
+    "max": "max",
+    "min": "min",
+    "ln": "ln ",
+    "log": "log ",
+    "exp": "exp ",
+    "lceil": "ceil(",
+    "rceil": ")",
+    "|": "||",
+    "{": "(",
+    "}": ")",
+    "_": "_",
+}
+_DROP = {"left", "right", "big", "Big", "bigl", "bigr", "Bigl", "Bigr", "displaystyle"}
+
+
+def _arg(s: str, i: int) -> tuple[str, int]:
+    """The argument of a TeX command at ``s[i:]``: a braced group or one character."""
+    while i < len(s) and s[i].isspace():
+        i += 1
+    if i >= len(s):
+        return "", i
+    if s[i] != "{":
+        if s[i] == "\\":
+            m = re.match(r"\\([A-Za-z]+)", s[i:])
+            if m:
+                return s[i : i + len(m.group(0))], i + len(m.group(0))
+        return s[i], i + 1
+    depth = 0
+    for j in range(i, len(s)):
+        depth += {"{": 1, "}": -1}.get(s[j], 0)
+        if depth == 0:
+            return s[i + 1 : j], j + 1
+    return s[i + 1 :], len(s)
+
+
+def _group(t: str) -> str:
+    """Parenthesise a converted operand unless it is one symbol or already bracketed."""
+    t = t.strip()
+    if re.fullmatch(r"[\w.]+", t) or (t.startswith("(") and t.endswith(")") and "(" not in t[1:]):
+        return t
+    return f"({t})"
+
+
+def _tex(s: str) -> str:
+    r"""Inline TeX (the subset used in the calculators' docstrings) as readable plain text:
+    ``\frac{a}{b}`` -> ``(a)/(b)``, ``x^{N-1}`` -> ``x^(N-1)``, ``\sqrt{\bar m}`` ->
+    ``sqrt(m_bar)``, ``\hat\theta`` -> ``theta_hat``, Greek letters by name."""
+    out, i = [], 0
+    while i < len(s):
+        ch = s[i]
+        if ch == "\\":
+            m = re.match(r"\\([A-Za-z]+|.)", s[i:])
+            name, i = m.group(1), i + len(m.group(0))
+            if name in ("frac", "tfrac", "dfrac"):
+                a, i = _arg(s, i)
+                b, i = _arg(s, i)
+                frac = f"{_group(_tex(a))}/{_group(_tex(b))}"
+                prev = "".join(out).rstrip()[-1:]
+                nxt = s[i:].lstrip()[:1]
+                glued = prev.isalnum() or prev == ")" or nxt in tuple("(^\\") or nxt.isalnum()
+                out.append(f"\0({frac})\0" if glued else f"\0{frac}\0")
+            elif name == "sqrt":
+                a, i = _arg(s, i)
+                out.append(f"\0sqrt({_tex(a).strip()})")
+            elif name in ("hat", "bar", "overline", "tilde"):
+                a, i = _arg(s, i)
+                out.append(f"{_tex(a).strip()}_{'bar' if name == 'overline' else name}")
+            elif name in ("mathrm", "text", "mathcal", "mathbf", "operatorname"):
+                a, i = _arg(s, i)
+                out.append(_tex(a))
+            elif name == "underbrace":
+                a, i = _arg(s, i)
+                label = ""
+                if i < len(s) and s[i] == "_":
+                    label, i = _arg(s, i + 1)
+                out.append(f"[{_tex(a).strip()}]" + (f" ({_tex(label).strip()})" if label else ""))
+            elif name in _GREEK:
+                out.append(f" {name} ")
+            elif name in _WORDS:
+                w = _WORDS[name]
+                out.append(f"\0{w.strip()}" if w.strip().isalpha() else w)
+            elif name in _DROP or name in (",", ";", "!", " ", "quad", "qquad"):
+                out.append(" ")
+            else:
+                out.append(name)
+        elif ch in "^_":
+            a, i = _arg(s, i + 1)
+            a = _tex(a).strip()
+            one = re.fullmatch(r"\w" if ch == "^" else r"\w+", a) or a in _GREEK
+            out.append(ch + (a if one else f"({a})"))
+        elif ch in "{}":
+            i += 1
+        else:
+            out.append(ch)
+            i += 1
+    text = "".join(out).replace("\0", " ")
+    text = re.sub(r"\s*([+=<>]|<=|>=|-)\s*", r" \1 ", text)  # spaced binary operators
+    text = re.sub(r"\s*([/^_*])\s*", r"\1", text).replace("*", " * ")
+    text = re.sub(r"\b(sqrt|ln|log|exp|max|min|sup|ceil) +\(", r"\1(", text)
+    text = re.sub(r"([(\[]) ([+-]) ", r"\1\2", text)  # a leading sign
+    text = re.sub(r"\s+", " ", text).replace("( ", "(").replace(" )", ")")
+    text = text.replace("< =", "<=").replace("> =", ">=").replace(" ,", ",")
+    return re.sub(r"\|\|\s+grad", "||grad", text).strip()
+
+
 def _plain(text: str) -> str:
-    """reST/Sphinx markup to plain text: roles, math, literals, emphasis."""
-    text = re.sub(r":(?:math|func|class|mod|data|attr|meth):`~?([^`]*)`", r"\1", text)
+    """reST/Sphinx markup to plain text: roles, inline and display math, literals."""
+    text = re.sub(r":math:`([^`]*)`", lambda m: _tex(m.group(1)), text)
+    text = re.sub(r"\.\. math::\s*(.*)", lambda m: "\n\n    " + _tex(m.group(1)), text, flags=re.S)
+    text = re.sub(r":(?:func|class|mod|data|attr|meth):`~?([^`]*)`", r"\1", text)
     text = text.replace("``", "")
-    for a, b in (
-        ("\\alpha", " alpha "),
-        ("\\rho", " rho "),
-        ("\\lambda", " lambda "),
-        ("\\delta", " delta "),
-        ("\\nabla", "grad "),
-        ("\\|", "|"),
-        ("\\hat", ""),
-        ("\\cdot", " * "),
-        ("\\tfrac", ""),
-        ("\\theta", " theta "),
-        ("\\le", "<="),
-        ("\\mathrm", ""),
-        ("\\_", "_"),
-    ):
-        text = text.replace(a, b)
-    text = re.sub(r"\\[,;!]", " ", text).replace("\\", "").replace("{", "").replace("}", "")
-    return re.sub(r"\s+", " ", text).strip()
+    lines = [re.sub(r"[ \t]+", " ", ln).strip() for ln in text.split("\n\n")]
+    return "\n\n".join(ln for ln in lines if ln).strip()
 
 
 def _doc_parts(fn) -> tuple[str, dict[str, str]]:
     """``(description, {argument: meaning and range})`` from a calculator's docstring: the
     first paragraph, and the lines of its ``Args:`` section."""
+    import textwrap
+
     doc = inspect.getdoc(fn) or ""
     paras = doc.split("\n\n")
-    desc = _plain(paras[0]) if paras else ""
+    # the first paragraph, and the next ones up to the first that holds a formula
+    shown = []
+    for p in paras[:4]:
+        if p.startswith(("Args:", "Returns:", "Example")) or "\nArgs:" in p:
+            break
+        shown.append(p)
+        if (":math:" in p or ".. math::" in p) and not p.rstrip().endswith(":"):
+            break
+    head = "\n\n".join(shown)
+    desc = "\n\n".join(
+        p if p.startswith("    ") else textwrap.fill(p, 79) for p in _plain(head).split("\n\n")
+    )
     args: dict[str, str] = {}
     m = re.search(r"^Args:\n((?:[ \t]+.*\n?)+)", doc, flags=re.M)
     if m:
@@ -292,13 +479,13 @@ def _add_bound_parsers(sub) -> None:
     from metatheory import bounds
 
     p = sub.add_parser("bound", help="evaluate a calculator from metatheory.bounds")
-    bsub = p.add_subparsers(dest="name", metavar="NAME", parser_class=_Parser)
+    bsub = p.add_subparsers(dest="name", metavar="NAME", parser_class=_BoundParser)
     bsub.required = True
     for name, fn in sorted(bounds.CALCULATORS.items()):
         desc, meaning = _doc_parts(fn)
         bp = bsub.add_parser(
             name,
-            help=desc.split(". ")[0],
+            help=desc.split(". ")[0].split("\n")[0],
             description=f"{desc}\n\n(metatheory.bounds.{fn.__name__})",
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
@@ -333,15 +520,31 @@ def cmd_bound(args) -> int:
         res = fn(**kw)
     except ValueError as e:
         raise _Usage(f"metatheory bound {args.name}: {e}") from e
-    fields = res._asdict() if hasattr(res, "_asdict") else {fn.__name__: res}
+    if isinstance(res, dict):
+        fields = res
+    else:
+        fields = res._asdict() if hasattr(res, "_asdict") else {fn.__name__: res}
     values = {k: np.asarray(v).tolist() for k, v in fields.items()}
     if args.json:
-        print(json.dumps({"calculator": args.name, "arguments": kw, "result": values}))
+        doc = {"calculator": args.name, "arguments": _strict(kw), "result": _strict(values)}
+        print(json.dumps(doc, allow_nan=False))
         return 0
     width = max(len(k) for k in values)
     for k, v in values.items():
         print(f"{k:{width}s} = {v:.12g}" if isinstance(v, float) else f"{k:{width}s} = {v}")
     return 0
+
+
+def _strict(x):
+    """Non-finite floats as the strings ``"inf"``, ``"-inf"``, ``"nan"`` (standard JSON has no
+    Infinity or NaN; ``float(s)`` reads each back)."""
+    if isinstance(x, dict):
+        return {k: _strict(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_strict(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    return x
 
 
 def build_parser() -> argparse.ArgumentParser:

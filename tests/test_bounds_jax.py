@@ -209,6 +209,11 @@ CASES = {
     "pentina-lampert": (0.1, 10.0, 100.0, 5.0, 20.0, 0.1),
     "grant-precision": (2.0, 0.01, 5.0),
     "fomaml-bias": (0.1, 2.0, 0.67, 5.0),
+    "maml-rate": (1.0, 2.0, 1.0, 0.5, 100.0),
+    "fmo-maml-accuracy": (1.0, 2.0, 0.1, 1.0, 1.0, 20.0, 5.0, 5.0),
+    "maml-step-cost": (4.0,),
+    "cg-error": (10.0, 5.0),
+    "binary-kl": (0.1, 0.3),
 }
 """A valid argument tuple per calculator; the first argument of each is a valid place to
 put an invalid value (see ``INVALID_FIRST``)."""
@@ -221,10 +226,17 @@ INVALID_FIRST = {
     "pentina-lampert": 2.0,
     "grant-precision": -2.0,
     "fomaml-bias": 0.0,
+    "maml-rate": -1.0,
+    "fmo-maml-accuracy": 0.0,
+    "maml-step-cost": -1.0,
+    "cg-error": 0.5,
+    "binary-kl": 1.5,
 }
 
 
 def _first(x):
+    if isinstance(x, dict):
+        return next(iter(x.values()))
     return x[0] if isinstance(x, tuple) else x
 
 
@@ -350,3 +362,119 @@ def test_overflow_is_inf_without_warnings(fn, args):
     assert float(kl_inverse_bound(0.1, 1e308, 2.0, 1e-300)) == 1.0
     assert float(maml_smoothness(1.0, 0.0, 1.0, 1e308, 2000)) == np.inf  # no 0 * inf NaN
     assert float(maml_smoothness(1.0, 1e308, 1.0, 1e308, 0)) == 1.0  # inf * 0 at N = 0: L
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def test_every_public_function_is_a_calculator_or_documented_as_not():
+    import inspect
+
+    public = {
+        name
+        for mod in (bounds.cost, bounds.fmo, bounds.fomaml, bounds.grant, bounds.imaml)
+        for name in mod.__all__
+    } | set(bounds.pac_bayes.__all__)
+    public = {n for n in public if inspect.isfunction(getattr(bounds, n))}
+    registered = {f.__name__ for f in bounds.CALCULATORS.values()}
+    assert public == registered | set(bounds.NOT_CALCULATORS)
+    assert not registered & set(bounds.NOT_CALCULATORS)
+    for name in bounds.NOT_CALCULATORS:  # the package docstring names each exclusion
+        assert f":func:`{name}`" in bounds.__doc__
+
+
+# --------------------------------------------------------------------------- invalid traced input
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_invalid_traced_input_has_nan_gradient(name):
+    """grad, jit(grad) and vmap(grad) at an invalid first argument: NaN in every argument,
+    never 0 or a plausible number."""
+    fn, args = bounds.CALCULATORS[name], CASES[name]
+    bad = (float(INVALID_FIRST[name]), *args[1:])
+    f = lambda *a: _first(fn(*a))
+    argnums = tuple(range(len(args)))
+    with jax.enable_x64(True):
+        for g in (jax.grad(f, argnums=argnums), jax.jit(jax.grad(f, argnums=argnums))):
+            assert all(np.isnan(float(x)) for x in g(*bad)), name
+        lanes = [jnp.array([a, b]) for a, b in zip(args, bad, strict=True)]
+        gv = jax.vmap(jax.grad(f, argnums=argnums))(*lanes)
+        assert all(np.isfinite(float(x[0])) and np.isnan(float(x[1])) for x in gv), name
+
+
+RELATIONS = [
+    (grant_prior_precision, (2.0, 0.6, 5.0), 1),  # alpha * h > 1
+    (fmo_smoothness, (1.0, 2.0, 1.5, 3.0), 2),  # alpha * L > 1
+    (lambda a, L, G, n: fomaml_bias_bound(a, L, G, n, psd=True), (1.5, 1.0, 1.0, 3.0), 0),
+]
+
+
+@pytest.mark.parametrize(("fn", "args", "i"), RELATIONS)
+def test_invalid_relation_under_grad_is_nan_not_an_error(fn, args, i):
+    with pytest.raises(ValueError):
+        fn(*args)
+    with jax.enable_x64(True):
+        for g in (jax.grad(fn, argnums=i), jax.jit(jax.grad(fn, argnums=i))):
+            assert np.isnan(float(g(*args)))
+        v = jax.vmap(jax.grad(fn, argnums=i))(*[jnp.array([a, a]) for a in args])
+        assert np.all(np.isnan(np.asarray(v)))
+
+
+# --------------------------------------------------------------------------- infinite KL
+
+
+def test_infinite_kl_derivatives_follow_one_convention():
+    """At KL = inf the KL terms are constants: derivative 0 in m, delta and the KL for all four
+    bounds; the additive bounds keep d/d emp_risk = 1, the kl form (constant 1) has 0."""
+    with jax.enable_x64(True):
+        single = (0.1, jnp.inf, 1000.0, 0.05)
+        g = jax.grad(mcallester_bound, argnums=(0, 1, 2, 3))(*single)
+        assert [float(x) for x in g] == [1.0, 0.0, 0.0, 0.0]
+        g = jax.grad(kl_inverse_bound, argnums=(0, 1, 2, 3))(*single)
+        assert [float(x) for x in g] == [0.0, 0.0, 0.0, 0.0]
+        meta = (0.1, 10.0, 1000.0, jnp.inf, 1.0, 0.05)
+        for fn in (amit_meir_bound, pentina_lampert_bound):
+            g = jax.grad(lambda *a, fn=fn: fn(*a).total, argnums=tuple(range(6)))(*meta)
+            assert [abs(float(x)) for x in g] == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+
+
+# --------------------------------------------------------------------------- extreme values
+
+
+def test_maml_smoothness_without_intermediate_overflow():
+    # (1 + 1e-200)^2 1e-200 + (1e200 / 1e-200) 1e-200 = 1e200 (exact to float64)
+    for args in ((1e-200, 1.0, 1.0, 1e200, 1), (1e-300, 1e-300, 1e-10, 1e300, 3)):
+        want = 1e200 if args[0] == 1e-200 else 1e-300 + 3e-10 * (1 + 3e-310)
+        assert float(maml_smoothness(*args)) == pytest.approx(want, rel=1e-14)
+        with jax.enable_x64(True):
+            g = jax.grad(maml_smoothness, argnums=(0, 1, 2, 3))(*args)
+            assert all(np.isfinite(float(x)) for x in g)
+    with jax.enable_x64(True):  # jax flushes the subnormal alpha * L = 1e-310: same value
+        assert float(maml_smoothness(jnp.asarray(1e-300), 1e-300, 1e-10, 1e300, 3)) == (
+            pytest.approx(3e-10, rel=1e-14)
+        )
+
+
+def test_underflowing_products_are_not_rejected_or_zero():
+    # lambda -> 1/(alpha N) as alpha h -> 0 (the next term, (N+1) h / 2N, is 1e-170 here)
+    assert float(grant_prior_precision(1e-170, 1e-170, 5)) == pytest.approx(2e169, rel=1e-15)
+    # ((1 + x)^N - 1) G ~ N x G for x = alpha L = 1e-400 (underflows): 3e-100
+    for psd in (False, True):
+        assert float(fomaml_bias_bound(1e-200, 1e-200, 1e300, 3, psd=psd)) == pytest.approx(
+            3e-100, rel=1e-14
+        )
+        with jax.enable_x64(True):
+            out = fomaml_bias_bound(jnp.asarray(1e-200), 1e-200, 1e300, 3, psd=psd)
+            assert float(out) == pytest.approx(3e-100, rel=1e-14)
+
+
+def test_kl_inverse_has_relative_resolution():
+    """emp_risk = 0: the closed form is 1 - exp(-c) = -expm1(-c), c = ln(2 sqrt(m)/delta)/m;
+    the bisection on the float grid matches it to a few ulps however small p is."""
+    for m in (1e2, 1e10, 1e30, 1e300):
+        c = np.log(2 * np.sqrt(m) / 0.5) / m
+        want = -np.expm1(-c)
+        assert float(kl_inverse_bound(0.0, 0.0, m, 0.5)) == pytest.approx(want, rel=4e-16)
+        with jax.enable_x64(True):
+            got = float(kl_inverse_bound(jnp.asarray(0.0), 0.0, m, 0.5))
+            assert got == pytest.approx(want, rel=4e-16)

@@ -161,3 +161,122 @@ def test_no_warnings_from_a_bound_run():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "fomaml_bias_bound = inf" and proc.stderr == ""
+
+
+# ------------------------------------------------------------------ bound: help, values, JSON
+
+HELP_FORMULAS = {
+    "maml-smoothness": "(1 + alpha L)^(2N)L + (rho G/L)(1 + alpha L)^(N - 1)((1 + alpha L)^N - 1)",
+    "grant-precision": "lambda = h r^N/(1 - r^N), r = 1 - alpha h",
+    "pentina-lampert": "lambda = n sqrt(m_bar) (task level)",
+    "amit-meir": "sqrt((KL(Q||P) + ln(2n/delta))/(2(n - 1)))",
+}
+"""Golden plain-text formulas: each help text shows its calculator's formula readably."""
+
+
+@pytest.mark.parametrize("name", sorted(HELP_FORMULAS))
+def test_bound_help_shows_readable_formula(name, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["bound", name, "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # undo the line wrapping
+    assert HELP_FORMULAS[name] in text
+    assert "see above" not in text and "^N-1" not in text and "nsqrt" not in text
+
+
+@pytest.mark.parametrize("value", ["-1e5", "-100000", "-.5", "-inf"])
+def test_bound_negative_value_reaches_the_range_check(value, capsys):
+    args = ["bound", "mcallester", "--emp-risk", "0.1", "--m", "100", "--delta", "0.05"]
+    assert cli.main([*args, "--kl", value]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("metatheory bound mcallester: kl must be in [0") and "\n" not in err
+
+
+def test_bound_unknown_flag_names_the_subcommand(capsys):
+    args = ["bound", "mcallester", "--emp-risk", "0.1", "--kl", "1", "--m", "100"]
+    assert cli.main([*args, "--delta", "0.05", "--foo", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "metatheory bound mcallester: unrecognized arguments: --foo 1"
+
+
+def test_bound_json_is_standard_with_infinite_values(capsys):
+    args = ["bound", "mcallester", "--emp-risk", "0.1", "--kl", "inf", "--m", "100"]
+    assert cli.main([*args, "--delta", "0.05", "--json"]) == 0
+    out = capsys.readouterr().out
+
+    def reject(token):
+        raise ValueError(token)
+
+    d = json.loads(out, parse_constant=reject)  # strict: no Infinity/NaN tokens
+    assert d["result"]["mcallester_bound"] == "inf" and d["arguments"]["kl"] == "inf"
+    assert float(d["result"]["mcallester_bound"]) == np.inf
+
+
+def test_bound_dict_result(capsys):
+    assert cli.main(["bound", "maml-step-cost", "--n-inner", "5", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)["result"]
+    assert d["maml"] == 16 and d["fomaml"] == 6  # (1 + 2) 5 + 1 and 5 + 1
+
+
+# ------------------------------------------------------------------ verify: ids, cache, --json
+
+
+def test_duplicate_ids_run_once_with_a_note(monkeypatch, capsys):
+    seen = []
+    monkeypatch.setattr(cli, "_run_claims", lambda ids, *a, **k: seen.append(ids) or [])
+    monkeypatch.setattr(report, "format_table", lambda v: "")
+    assert cli.main(["verify", "G1", "g1", "G1", "H1"]) == 0
+    assert seen == [["G1", "H1"]]
+    err = capsys.readouterr().err
+    assert err.count("running it once") == 2
+
+
+@pytest.mark.parametrize("kind", ["file", "readonly"])
+def test_unusable_cache_is_refused_before_any_work(monkeypatch, tmp_path, capsys, kind):
+    import os
+
+    cache = tmp_path / "cache"
+    if kind == "file":
+        cache.write_text("not a directory")
+    else:
+        cache.mkdir()
+        cache.chmod(0o500)
+        if os.access(cache, os.W_OK):  # root ignores permissions
+            pytest.skip("running as a user who can write anywhere")
+    monkeypatch.setattr(cli, "CACHE", cache)
+    ran = []
+    monkeypatch.setattr(cli, "_run_claims", lambda *a, **k: ran.append(1) or [])
+    try:
+        assert cli.main(["verify", "H1", "--cache"]) == 2
+    finally:
+        cache.chmod(0o700) if cache.is_dir() else None
+    err = capsys.readouterr().err.strip().splitlines()
+    assert not ran and len(err) == 1 and str(cache) in err[0]
+
+
+def test_unusable_cache_check_default_argument_is_the_cache(monkeypatch, tmp_path):
+    cache = tmp_path / "c"
+    cache.write_text("x")
+    with pytest.raises(cli._Usage, match="not a directory"):
+        cli._check_cache("verify", cache)
+    cli._check_cache("verify", tmp_path / "fresh")  # creatable: accepted
+
+
+def test_json_write_failure_is_one_line(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(cli, "_run_claims", lambda *a, **k: _fake_verdicts())
+
+    def full(verdicts, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "write_json", full)
+    assert cli.main(["verify", "G1", "--json", str(tmp_path / "x.json")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == f"metatheory verify: --json {tmp_path / 'x.json'}: No space left on device"
+
+
+def test_table_keeps_identifiers_whole():
+    v = _fake_verdicts()[0]
+    v = type(v)(**{**v.__dict__, "tolerance": "rel_err_norm below 1e-10 (see rel_err_norm)"})
+    for width in (100, 80):
+        text = report.format_table([v], width=width)
+        assert text.count("rel_err_norm") == 2, text
+        assert max(len(x) for x in text.splitlines()) <= width

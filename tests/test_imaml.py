@@ -173,3 +173,56 @@ def test_capped_inner_solve_and_cg_give_nan_and_say_so():
         # tolerance 0: a fixed iteration count, not checked
         g = imaml_meta_gradient(linear.loss, theta, s, q, lam=0.05, inner_maxiter=2, inner_tol=0.0)
         assert np.all(np.isfinite(np.asarray(g)))
+
+
+def test_cg_iteration_equals_jax_cg():
+    """The curvature-tracking CG runs jax.scipy's iteration: the same iterate, bit for bit."""
+    from metatheory.learners.imaml import _cg
+
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(0)
+        m = rng.normal(size=(6, 6))
+        a = jnp.asarray(m @ m.T + 0.5 * np.eye(6))
+        b = {"u": jnp.asarray(rng.normal(size=4)), "v": jnp.asarray(rng.normal(size=2))}
+        flat = lambda t: jnp.concatenate([t["u"], t["v"]])
+        mv = lambda t: (lambda y: {"u": y[:4], "v": y[4:]})(a @ flat(t))
+        want, _ = jax.scipy.sparse.linalg.cg(mv, b, tol=1e-10)
+        got, curv = jax.jit(lambda b: _cg(mv, b, tol=1e-10, maxiter=None))(b)
+        assert np.array_equal(np.asarray(flat(got)), np.asarray(flat(want)))
+        assert float(curv) >= float(np.linalg.eigvalsh(np.asarray(a))[0]) * (1 - 1e-12)
+
+
+def _two_coordinate_problem(h):
+    """Support loss 1/2 (p - c)^T diag(h) (p - c), query loss 1/2 |p - (2, 2)|^2; the data
+    selects the loss (support x = 0, query x = 1)."""
+    c, h = jnp.array([0.3, -0.2]), jnp.asarray(h)
+
+    def loss(p, x, y):
+        support = 0.5 * jnp.sum(h * (p - c) ** 2)
+        query = 0.5 * jnp.sum((p - 2.0) ** 2)
+        return jnp.where(x[0] > 0, query, support) + 0.0 * jnp.sum(y)
+
+    z = jnp.zeros(1)
+    return loss, (z, z), (z + 1, z)
+
+
+def test_saddle_of_the_proximal_problem_is_not_converged():
+    """h = (1, -3), lam = 1: I + H/lam = diag(2, -2) is indefinite. From theta on the saddle's
+    stable manifold (theta_2 = c_2) the inner solve stops at the saddle
+    phi* = ((c_1 + theta_1)/2, c_2); CG, with a query gradient that has both components, meets
+    the negative direction. The gradient must not be reported; with h = (1, 3) it is."""
+    with jax.enable_x64(True):
+        theta = jnp.array([1.0, -0.2])
+        loss, s, q = _two_coordinate_problem([1.0, -3.0])
+        g, info = imaml_meta_gradient(loss, theta, s, q, lam=1.0, return_info=True)
+        np.testing.assert_allclose(np.asarray(info.phi), [0.65, -0.2], atol=1e-9)
+        assert not bool(info.converged) and float(info.cg_min_curvature) <= 0
+        assert np.all(np.isnan(np.asarray(g)))
+        with pytest.raises(RuntimeError, match="positive definite"):
+            imaml_meta_gradient(loss, theta, s, q, lam=1.0, strict=True)
+        loss, s, q = _two_coordinate_problem([1.0, 3.0])
+        g, info = imaml_meta_gradient(loss, theta, s, q, lam=1.0, return_info=True)
+        assert bool(info.converged) and float(info.cg_min_curvature) > 0
+        phi = np.array([(0.3 + 1.0) / 2, (3 * -0.2 - 0.2) / 4])  # (H + I) phi = H c + theta
+        want = (phi - 2.0) / np.array([2.0, 4.0])  # (I + H)^-1 grad L_Q(phi*)
+        np.testing.assert_allclose(np.asarray(g), want, rtol=1e-9)

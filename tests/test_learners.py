@@ -207,3 +207,36 @@ def test_inner_adapt_per_step_uses_batch_j():
     for j in range(3):
         p = p - 0.01 * jax.grad(loss)(p, x[j], y[j])
     assert float(out) == pytest.approx(float(p), rel=1e-6)
+
+
+def test_reptile_rejects_zero_step():
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from metatheory.learners import make_meta_step, reptile_direction
+
+    lf = lambda p, x, y: jnp.mean((x * p["w"] - y) ** 2)
+    w = {"w": jnp.ones(1)}
+    x = jnp.linspace(-1, 1, 5)[:, None]
+    with pytest.raises(ValueError, match="alpha must be > 0 for Reptile"):
+        reptile_direction(lf, w, (x, 2 * x), alpha=0.0, n_inner=3)
+    with pytest.raises(ValueError, match="alpha must be > 0 for Reptile"):
+        make_meta_step(lf, optax.sgd(0.1), alpha=0.0, n_inner=1, method="reptile")
+    d = reptile_direction(lf, w, (x, 2 * x), alpha=0.1, n_inner=3)
+    assert np.all(np.isfinite(np.asarray(jax.tree_util.tree_leaves(d)[0])))
+
+
+def test_alpha_pytree_must_match_params():
+    import jax.numpy as jnp
+
+    from metatheory.learners import maml_meta_gradient
+
+    lf = lambda p, x, y: jnp.mean((x * p["w"] - y) ** 2)
+    x = jnp.linspace(-1, 1, 5)
+    task = (x, 2 * x)
+    with pytest.raises(ValueError, match="alpha must be a scalar or a pytree shaped like params"):
+        maml_meta_gradient(lf, {"w": 1.0}, task, task, alpha={"a": 1.0}, n_inner=1)
+    g = maml_meta_gradient(lf, {"w": 1.0}, task, task, alpha={"w": 0.1}, n_inner=1)
+    g0 = maml_meta_gradient(lf, {"w": 1.0}, task, task, alpha=0.1, n_inner=1)
+    assert float(g["w"]) == pytest.approx(float(g0["w"]), rel=1e-6)

@@ -187,3 +187,45 @@ def test_cli_list_json_declares_evidence_and_cites(capsys):
 
 def test_numbers_are_finite_floats(fake_claims):
     assert np.isfinite(claims.run("Z1").numbers["x"])
+
+
+def test_cache_entry_of_the_wrong_type_is_recomputed(fake_claims, tmp_path):
+    import pickle
+
+    with experiments.caching(tmp_path):
+        want = claims.run("Z1").measured
+    (entry,) = (tmp_path / "experiments").iterdir()
+    for junk in (pickle.dumps(None), pickle.dumps({"result": 1}), b"\x80truncated"):
+        entry.write_bytes(junk)
+        with experiments.caching(tmp_path) as store:
+            v = claims.run("Z1")
+            assert not v.cached and store["computed"] == 1 and v.measured == want
+        with experiments.caching(tmp_path) as store:  # rewritten: read back from disk
+            assert claims.run("Z1").cached and store["computed"] == 0
+
+
+def test_unwritable_experiment_cache_warns_and_keeps_memory(fake_claims, tmp_path):
+    blocker = tmp_path / "experiments"
+    blocker.write_text("a file where the folder should be")
+    with pytest.warns(RuntimeWarning, match="memory only"):
+        with experiments.caching(tmp_path) as store:
+            claims.run("Z1")
+            assert claims.run("Z1").cached and store["computed"] == 1
+
+
+def test_damaged_xla_cache_entries_are_removed(tmp_path, capsys):
+    from jax._src.compilation_cache import compress_executable
+
+    xla = tmp_path / "xla"
+    xla.mkdir()
+    blob = compress_executable(bytes(range(256)) * 64)  # an entry as JAX writes it
+    for name in ("jit_a", "jit_b", "jit_c"):
+        (xla / f"{name}-cache").write_bytes(blob)
+    assert experiments.repair_xla_cache(xla) == 0  # intact entries stay
+    (xla / "jit_b-cache").write_bytes(blob[: len(blob) // 2])  # truncated
+    (xla / "jit_b-atime").write_bytes(b"12345678")
+    with experiments.caching(tmp_path):  # checked when the cache is opened
+        pass
+    assert sorted(f.name for f in xla.glob("jit_*")) == ["jit_a-cache", "jit_c-cache"]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "removed 1 damaged XLA cache entries" in err[0]

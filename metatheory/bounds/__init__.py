@@ -2,9 +2,14 @@
 
 Every calculator validates its arguments (``ValueError`` naming the argument and the accepted
 range), broadcasts over arrays, and is listed in :data:`CALCULATORS` under the name the
-``metatheory bound NAME`` command uses.
+``metatheory bound NAME`` command uses. The public functions left out take arrays (a matrix,
+eigenvalues, gradient vectors), which the command's scalar flags cannot pass:
+:func:`gaussian_kl`, :func:`grant_prior_covariance`, :func:`imaml_condition_number`,
+:func:`nichol_expected_updates` and :func:`meta_sgd_alpha_gradient`
+(:data:`NOT_CALCULATORS` gives each reason; the last two are NumPy reference formulas).
 
-Rules shared by every calculator (and :func:`gaussian_kl`, :func:`grant_prior_covariance`):
+Rules shared by every calculator (and :func:`gaussian_kl`, :func:`grant_prior_covariance`,
+:func:`imaml_condition_number`):
 
 * **Return type.** NumPy/Python input gives float64 NumPy (a ``numpy.float64`` scalar when
   0-d); if any argument is a JAX array or traced, the result is a ``jax.Array`` in JAX's
@@ -15,19 +20,32 @@ Rules shared by every calculator (and :func:`gaussian_kl`, :func:`grant_prior_co
   extension.
 * **Bad input.** Concrete invalid input raises ``ValueError`` naming the argument and its
   range. Traced input cannot be checked at trace time: the result is NaN wherever an argument
-  is invalid, never a plausible number. Bool and complex arguments are rejected (also traced).
+  is invalid, never a plausible number, and so is its derivative under ``grad`` (also inside
+  ``jit`` and ``vmap``). Bool and complex arguments are rejected (also traced).
 * **Overflow** gives ``inf`` without warnings (``grant_prior_covariance`` raises on concrete
   input, since an infinite covariance matrix has no finite entries to return).
 """
 
 from __future__ import annotations
 
-from metatheory.bounds.fmo import fmo_smoothness, maml_smoothness
-from metatheory.bounds.fomaml import fomaml_bias_bound
+from metatheory.bounds.cost import maml_step_cost
+from metatheory.bounds.fmo import (
+    fmo_maml_accuracy,
+    fmo_smoothness,
+    maml_rate_bound,
+    maml_smoothness,
+)
+from metatheory.bounds.fomaml import (
+    fomaml_bias_bound,
+    meta_sgd_alpha_gradient,
+    nichol_expected_updates,
+)
 from metatheory.bounds.grant import grant_prior_covariance, grant_prior_precision
+from metatheory.bounds.imaml import cg_error_bound, imaml_condition_number
 from metatheory.bounds.pac_bayes import (
     MetaBound,
     amit_meir_bound,
+    binary_kl,
     gaussian_kl,
     kl_inverse_bound,
     mcallester_bound,
@@ -44,9 +62,36 @@ CALCULATORS["amit-meir"] = amit_meir_bound
 CALCULATORS["pentina-lampert"] = pentina_lampert_bound
 CALCULATORS["grant-precision"] = grant_prior_precision
 CALCULATORS["fomaml-bias"] = fomaml_bias_bound
+CALCULATORS["maml-rate"] = maml_rate_bound
+CALCULATORS["fmo-maml-accuracy"] = fmo_maml_accuracy
+CALCULATORS["maml-step-cost"] = maml_step_cost
+CALCULATORS["cg-error"] = cg_error_bound
+CALCULATORS["binary-kl"] = binary_kl
+
+NOT_CALCULATORS: dict = {
+    "gaussian_kl": "sums over the last axis of array arguments (a KL between diagonal "
+    "Gaussians, the input of the PAC-Bayes bounds)",
+    "grant_prior_covariance": "takes a Hessian matrix",
+    "imaml_condition_number": "takes the Hessian's eigenvalues as an array",
+    "nichol_expected_updates": "takes gradient vectors; NumPy only (a reference formula of "
+    "claim G4, not transformable)",
+    "meta_sgd_alpha_gradient": "takes matrices and vectors; NumPy only (a reference formula "
+    "of claim G8, not transformable)",
+}
+"""Public functions of this package that are not in :data:`CALCULATORS` (their arguments are
+arrays, which ``metatheory bound NAME --arg V`` cannot pass), with the reason."""
 
 __all__ = [
     "CALCULATORS",
+    "NOT_CALCULATORS",
+    "maml_rate_bound",
+    "fmo_maml_accuracy",
+    "maml_step_cost",
+    "nichol_expected_updates",
+    "meta_sgd_alpha_gradient",
+    "imaml_condition_number",
+    "cg_error_bound",
+    "binary_kl",
     "grant_prior_precision",
     "grant_prior_covariance",
     "fomaml_bias_bound",

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["check", "is_traced", "Args", "mul0"]
+__all__ = ["check", "is_traced", "Args", "mul0", "poison", "prod_pos", "growth_ratio"]
 
 
 def is_traced(x) -> bool:
@@ -100,7 +100,9 @@ class Args:
 
     def __init__(self):
         self.ok = []
+        self.own = []
         self.jax = False
+        self.traced = False
 
     def __call__(
         self, name, x, *, low=None, high=None, low_open=False, high_open=False, integer=False
@@ -109,8 +111,12 @@ class Args:
         if isinstance(x, jax.Array):
             self.jax = True
         if is_traced(x):
-            self.ok.append(_ok_mask(x, low, high, low_open, high_open, integer))
+            self.traced = True
+            mask = _ok_mask(x, low, high, low_open, high_open, integer)
+            self.ok.append(mask)
+            self.own.append(mask)
             return x
+        self.own.append(None)
         return check(
             name, x, low=low, high=high, low_open=low_open, high_open=high_open, integer=integer
         )
@@ -120,16 +126,29 @@ class Args:
         return jnp if self.jax else np
 
     def floats(self, *args):
-        """The arguments as arrays of the backend's float dtype."""
-        if self.jax:
-            return tuple(jnp.asarray(a, dtype=jnp.result_type(float)) for a in args)
-        return tuple(np.asarray(a, dtype=np.float64) for a in args)
+        """The arguments (in the order they were checked) as arrays of the backend's float
+        dtype. Under a trace each is passed through :func:`poison`: NaN, with a NaN
+        derivative, where it (or, when the shapes allow, any argument) is invalid, so that
+        no gradient of an invalid point is a plausible number."""
+        if not self.jax:
+            return tuple(np.asarray(a, dtype=np.float64) for a in args)
+        out = tuple(jnp.asarray(a, dtype=jnp.result_type(float)) for a in args)
+        if not self.traced or len(self.own) != len(out):
+            return out
+        every = _all(self.ok)
+        res = []
+        for a, own in zip(out, self.own, strict=True):
+            mask = every if _fits(every, a) else own
+            res.append(a if mask is None else poison(a, mask))
+        return tuple(res)
 
     def require(self, name, cond, message):
         """A relation between arguments (``alpha * L <= 1``): ``ValueError`` when concrete
-        and false anywhere (``message`` may be a callable), NaN in the result when traced."""
-        if is_traced(cond):
-            self.ok.append(cond)
+        and false anywhere (``message`` may be a callable), NaN in the result when any
+        argument is traced (under ``grad`` a comparison of traced values is concrete, but the
+        values are not: the message could not show them)."""
+        if self.traced or is_traced(cond):
+            self.ok.append(jnp.asarray(cond))
         elif not np.all(np.asarray(cond)):
             raise ValueError(message() if callable(message) else message)
 
@@ -142,13 +161,103 @@ class Args:
         if self.jax:
             x = jnp.asarray(x)
             if self.ok:
-                ok = self.ok[0]
-                for o in self.ok[1:]:
-                    ok = ok & o
-                x = jnp.where(ok, x, jnp.nan)
+                ok = _all(self.ok)
+                while ok.ndim > x.ndim:  # an argument reduced over its last axis
+                    ok = jnp.all(ok, axis=-1)
+                x = poison(x, ok)
             return x
         x = np.asarray(x, dtype=np.float64)
         return x[()] if x.ndim == 0 else x
+
+
+def _all(masks):
+    ok = masks[0]
+    for o in masks[1:]:
+        ok = ok & o
+    return ok
+
+
+def _fits(mask, a) -> bool:
+    """``mask`` broadcasts to ``a``'s shape without enlarging it."""
+    try:
+        return np.broadcast_shapes(np.shape(mask), np.shape(a)) == np.shape(a)
+    except ValueError:
+        return False
+
+
+@jax.custom_jvp
+def poison(x, ok):
+    """``x`` where ``ok``, NaN elsewhere, with the derivative NaN elsewhere too (a plain
+    ``where`` would give the invalid points a zero derivative)."""
+    return jnp.where(ok, x, jnp.nan)
+
+
+@poison.defjvp
+def _poison_jvp(primals, tangents):
+    x, ok = primals
+    dx, _ = tangents
+    return poison(x, ok), dx * jnp.where(ok, 1.0, jnp.nan).astype(dx.dtype)
+
+
+def prod_pos(xp, *factors):
+    """The product of non-negative factors without a spurious overflow or underflow: the
+    plain product (a zero factor wins over an infinite one, as in :func:`mul0`), and where
+    every factor is positive and finite but the plain product is ``inf``, 0 or subnormal,
+    ``exp(sum(log(factor)))`` (relative error about ``|log(product)| * eps``)."""
+    pos = factors[0] > 0
+    for f in factors:
+        pos = pos & (f > 0) & (f < xp.inf)
+    plain = factors[0]
+    for f in factors[1:]:
+        plain = mul0(xp, plain, f)
+    tiny = np.finfo(np.float64).tiny if xp is np else jnp.finfo(jnp.result_type(plain)).tiny
+    use_log = pos & ((plain == xp.inf) | (plain < tiny))
+    if xp is np and not np.any(use_log):
+        return plain
+    safe = [xp.where(use_log, 1.0, f) for f in factors]
+    plain = safe[0]
+    for f in safe[1:]:
+        plain = mul0(xp, plain, f)
+    logs = sum(xp.log(xp.where(use_log, f, 1.0)) for f in factors)
+    return xp.where(use_log, xp.exp(logs), plain)
+
+
+_RATIO_SMALL = 1e-4
+"""Below this argument the ratios below sum four terms of their series (remainder < 3e-17)."""
+
+
+def _log1p_ratio(x, xp):
+    """``log1p(x) / x`` (1 at 0), for ``x > -1``."""
+    small = xp.abs(x) < _RATIO_SMALL
+    xs = xp.where(small, 1.0, x)
+    series = 1.0 + x * (-1.0 / 2 + x * (1.0 / 3 - x / 4))
+    return xp.where(small, series, xp.log1p(xs) / xs)
+
+
+def _expm1_ratio(s, xp):
+    """``expm1(s) / s`` (1 at 0; ``inf`` at ``s = inf``, 0 at ``-inf``)."""
+    small = xp.abs(s) < _RATIO_SMALL
+    finite = xp.abs(s) < xp.inf
+    ss = xp.where(small | ~finite, 1.0, s)
+    series = 1.0 + s * (1.0 / 2 + s * (1.0 / 6 + s / 24))
+    big = xp.where(s > 0, xp.inf, 0.0)
+    return xp.where(small, series, xp.where(finite, xp.expm1(ss) / ss, big))
+
+
+def growth_ratio(x, n, xp, *, sign=1.0):
+    """``((1 + x)^n - 1) / x`` (``sign=1``) or ``(1 - (1 - x)^n) / x`` (``sign=-1``,
+    ``x <= 1``) for ``x >= 0``, as ``n l(sx) e(n s x l(sx))`` with ``l(y) = log1p(y)/y``,
+    ``e(t) = expm1(t)/t``: ``n`` at ``x = 0`` and accurate when ``x`` is tiny or has
+    underflowed (a product such as ``alpha * L`` of two tiny positive factors)."""
+    if sign > 0:
+        inf = x == xp.inf  # alpha * L overflowed: (1 + x)^n / x is inf for n > 1, 1 at n = 1
+        xs = xp.where(inf, 1.0, x)
+        lr = _log1p_ratio(xs, xp)
+        return xp.where(inf, xp.where(n > 1, xp.inf, 1.0), n * lr * _expm1_ratio(n * xs * lr, xp))
+    at_one = x >= 1.0  # (1 - (1 - x)^n) / x = 1 at x = 1 (n >= 1)
+    xs = xp.where(at_one, 0.5, x)
+    lr = _log1p_ratio(-xs, xp)
+    return xp.where(at_one, 1.0, n * lr * _expm1_ratio(-n * xs * lr, xp))
 
 
 def mul0(xp, a, b):

@@ -27,7 +27,7 @@ def maml_step_cost(n_inner, *, hvp_units=2.0) -> dict:
 
     Args:
         n_inner: inner steps N, integers in [0, inf) (broadcasts).
-        hvp_units: cost h of one Hessian-vector product in gradient units, in (0, inf).
+        hvp_units: cost h of one Hessian-vector product (gradient units), in (0, inf).
     """
     v = Args()
     fin = dict(high=np.inf, high_open=True)

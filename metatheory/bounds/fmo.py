@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from metatheory.bounds._validate import Args, check, is_traced, mul0  # noqa: F401
+from metatheory.bounds._validate import Args, growth_ratio, mul0, prod_pos
 
 __all__ = ["fmo_smoothness", "maml_smoothness", "maml_rate_bound", "fmo_maml_accuracy"]
 
@@ -65,7 +65,7 @@ def maml_smoothness(L, rho, alpha, G, n_steps=1):
         n_steps: number of inner steps N, an integer in [0, inf); default 1.
 
     Broadcasts; jit/grad/vmap-safe (NaN where a traced argument is invalid); ``inf`` when
-    the constant overflows.
+    the constant overflows, finite whenever it is (no intermediate overflows).
     """
     v = Args()
     fin = dict(high=np.inf, high_open=True)
@@ -79,8 +79,11 @@ def maml_smoothness(L, rho, alpha, G, n_steps=1):
     with v.errstate():
         lq = xp.log1p(alpha * L)  # log q, q = 1 + alpha L
         head = L * xp.exp(2.0 * n * lq)
-        tail = xp.exp((n - 1.0) * lq) * xp.expm1(n * lq)  # q^(N-1) (q^N - 1)
-        out = head + mul0(xp, rho * G / L, tail)
+        # (rho G / L) q^(N-1) (q^N - 1) = rho G alpha q^(N-1) ((q^N - 1) / (alpha L)): a product
+        # of non-negative factors without the spurious overflow of rho G / L (L = 1e-200,
+        # G = 1e200 give a finite term) or the underflow of alpha L
+        tail = xp.exp((n - 1.0) * lq) * growth_ratio(alpha * L, n, xp)
+        out = head + prod_pos(xp, rho, G, alpha, tail)
     return v.out(out)
 
 
@@ -135,12 +138,14 @@ def fmo_maml_accuracy(L, rho, alpha, sigma, sigma_tilde, B, D_o, D_in):
     theorem's maximum is left out: it is reached after enough iterations).
 
     Args:
-        L, rho: the task losses' gradient and Hessian Lipschitz constants, L in (0, inf),
-            rho in [0, inf).
+        L: gradient Lipschitz constant of the task losses, in (0, inf).
+        rho: Hessian Lipschitz constant of the task losses, in [0, inf).
         alpha: inner step, in (0, 1/(6L)].
         sigma: task-gradient spread (FMO Assumption 4.4), in [0, inf).
         sigma_tilde: per-sample gradient spread (Assumption 4.5), in [0, inf).
-        B, D_o, D_in: task batch and the outer/inner data batches, each in [1, inf).
+        B: task batch size, in [1, inf).
+        D_o: outer (query) data batch size, in [1, inf).
+        D_in: inner (support) data batch size, in [1, inf).
 
     Broadcasts; jit/grad/vmap-safe (NaN where a traced argument is invalid).
     """

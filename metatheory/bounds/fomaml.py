@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from metatheory.bounds._validate import Args, check, mul0  # noqa: F401
+from metatheory.bounds._validate import Args, check, growth_ratio, prod_pos
 
 __all__ = ["fomaml_bias_bound", "nichol_expected_updates", "meta_sgd_alpha_gradient"]
 
@@ -54,10 +54,11 @@ def fomaml_bias_bound(alpha, L, G, n_steps, psd=False):
                 x <= 1.0,
                 lambda: f"alpha * L (psd=True) must be in [0, 1.0], got {float(np.max(x)):g}",
             )
-            factor = -xp.expm1(n * xp.log1p(-x))  # alpha L = 1: log1p(-1) = -inf, factor 1
-        else:
-            factor = xp.expm1(n * xp.log1p(x))  # astronomically large bounds become inf
-        out = mul0(xp, factor, G)  # G = 0: no query gradient, no bias (not inf*0)
+        # factor * G = (factor / (alpha L)) * alpha * L * G: exact when alpha * L underflows
+        # (1e-200 * 1e-200 with G = 1e300 is 3e-100 at N = 3, not 0); inf when it overflows;
+        # G = 0: no query gradient, no bias (not inf * 0)
+        ratio = growth_ratio(x, n, xp, sign=-1.0 if psd else 1.0)
+        out = prod_pos(xp, ratio, alpha, L, G)
     return v.out(out)
 
 

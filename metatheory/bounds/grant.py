@@ -17,15 +17,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metatheory.bounds._validate import Args, check, is_traced
+from metatheory.bounds._validate import Args, check, growth_ratio, is_traced
 
 __all__ = ["grant_prior_precision", "grant_prior_covariance"]
-
-
-def _common(alpha, n_steps):
-    alpha = check("alpha", alpha, low=0.0, high=np.inf, low_open=True, high_open=True)
-    n_steps = check("n_steps", n_steps, low=1, high=np.inf, high_open=True, integer=True)
-    return np.asarray(alpha, np.float64), np.asarray(n_steps, np.float64)
 
 
 def grant_prior_precision(h, alpha, n_steps):
@@ -49,15 +43,15 @@ def grant_prior_precision(h, alpha, n_steps):
     h, alpha, n = v.floats(h, alpha, n)
     xp = v.xp
     with v.errstate():
-        ah = alpha * h
+        ah = alpha * h  # > 0 mathematically (h, alpha > 0), even where it underflows to 0
         v.require(
             "alpha * h",
-            (ah > 0) & (ah < 1),
+            ah < 1,
             lambda: f"alpha * h must be in (0, 1.0), got {float(np.max(ah)):g}",
         )
-        log_r = xp.log1p(-ah)
-        # r^N / (1 - r^N) without cancellation at small alpha: exp(N log r) / -expm1(N log r)
-        out = h * xp.exp(n * log_r) / -xp.expm1(n * log_r)
+        # h r^N / (1 - r^N) = r^N / (alpha (1 - r^N) / (alpha h)): no cancellation at small
+        # alpha, and 1/(alpha N) where alpha * h underflows
+        out = xp.exp(n * xp.log1p(-ah)) / (alpha * growth_ratio(ah, n, xp, sign=-1.0))
     return v.out(out)
 
 

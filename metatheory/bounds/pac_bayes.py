@@ -18,7 +18,10 @@ kl inverse differentiates by the implicit function theorem.
 
 Sample sizes ``m`` and ``n_tasks`` may be real (``m`` of Pentina–Lampert is a harmonic mean);
 they must be finite and at least 2. KLs may be ``inf`` (a point-mass posterior): the bound is
-then ``inf`` (``1`` for the kl form). The sympy derivations are in
+then ``inf`` (``1`` for the kl form). Derivatives at an infinite KL follow one convention: a
+term that contains the infinite KL is a constant (``inf``, or ``1`` for the kl form) and
+differentiates to 0 in every argument; the other terms differentiate as usual (so the
+additive bounds keep the derivative 1 in ``emp_risk``). The sympy derivations are in
 :mod:`metatheory.symbolic.pac_bayes`.
 """
 
@@ -33,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.custom_derivatives import SymbolicZero
 
-from metatheory.bounds._validate import Args, check, is_traced
+from metatheory.bounds._validate import Args, poison
 
 __all__ = [
     "MetaBound",
@@ -45,9 +48,9 @@ __all__ = [
     "pentina_lampert_bound",
 ]
 
-KL_INVERSE_ITERS = 80
-"""Bisection steps of the kl inversion: the bracket [q, 1] halves each step, so after 80 steps
-it is below 2^-80 ~ 1e-24, i.e. the float64 resolution of p (the 1e-9 target with room)."""
+KL_INVERSE_ITERS = 64
+"""Bisection steps of the kl inversion in float64: the bracket [q, 1] holds fewer than 2^62
+floats and each step halves their number, so 64 steps leave two adjacent floats."""
 
 
 class MetaBound(NamedTuple):
@@ -59,47 +62,10 @@ class MetaBound(NamedTuple):
     meta_term: object
 
 
-def _backend(args):
-    """``(xp, as_jax)``: ``jnp`` if any argument is traced, else float64 ``np``."""
-    if any(is_traced(a) for a in args):
-        return jnp, True
-    return np, any(isinstance(a, jax.Array) for a in args)
-
-
-def _out(x, as_jax, xp):
-    if xp is np:
-        return jnp.asarray(x) if as_jax else np.asarray(x)[()]  # 0-d -> numpy scalar
-    return x
-
-
 def _f64(xp, *args):
     if xp is np:
         return tuple(np.asarray(a, dtype=np.float64) for a in args)
     return tuple(jnp.asarray(a, dtype=jnp.result_type(float)) for a in args)
-
-
-def _risk(name, x):
-    return check(name, x, low=0.0, high=1.0)
-
-
-def _kl(name, x):
-    return check(name, x, low=0.0)
-
-
-def _size(name, x):
-    return check(name, x, low=2.0, high=math.inf, high_open=True)
-
-
-def _delta(x):
-    return check("delta", x, low=0.0, high=1.0, low_open=True, high_open=True)
-
-
-def _finite(name, x):
-    return check(name, x, low=-math.inf, high=math.inf, low_open=True, high_open=True)
-
-
-def _scale(name, x):
-    return check(name, x, low=0.0, high=math.inf, low_open=True, high_open=True)
 
 
 def gaussian_kl(mu_q, sigma_q, mu_p, sigma_p):
@@ -130,7 +96,7 @@ def gaussian_kl(mu_q, sigma_q, mu_p, sigma_p):
             ok = v.ok[0]
             for o in v.ok[1:]:
                 ok = ok & o
-            per = xp.where(ok, per, xp.nan)
+            per = poison(per, ok)
             v.ok = []
         return v.out(per.sum(axis=-1) if per.ndim else per)
 
@@ -155,8 +121,11 @@ def mcallester_bound(emp_risk, kl, m, delta):
         delta: confidence parameter (the bound holds with probability 1 - delta), in (0, 1).
     """
     v, (emp_risk, kl, m, delta) = _single_args(emp_risk, kl, m, delta)
+    xp = v.xp
     with v.errstate():
-        return v.out(emp_risk + v.xp.sqrt(_complexity(kl, m, delta, v.xp) / 2.0))
+        inf_kl = xp.isinf(kl)  # the term is computed from a finite KL, then set to inf
+        term = xp.sqrt(_complexity(xp.where(inf_kl, 0.0, kl), m, delta, xp) / 2.0)
+        return v.out(emp_risk + xp.where(inf_kl, xp.inf, term))
 
 
 def _single_args(emp_risk, kl, m, delta):
@@ -171,33 +140,104 @@ def _single_args(emp_risk, kl, m, delta):
 
 
 def binary_kl(q, p):
-    r""":math:`kl(q\|p) = q\ln(q/p) + (1-q)\ln((1-q)/(1-p))` with ``0 ln 0 = 0`` (elementwise,
-    no validation; ``inf`` where ``p`` is 0 or 1 and ``q`` is not)."""
-    xp = jnp if (is_traced(q) or is_traced(p)) else np
-    q, p = _f64(xp, q, p)
+    r"""The binary KL divergence :math:`kl(q\|p) = q\ln(q/p) + (1-q)\ln((1-q)/(1-p))`
+    between Bernoulli(q) and Bernoulli(p), with :math:`0\ln 0 = 0`; ``inf`` where ``p`` is 0
+    or 1 and ``q`` is not.
+
+    Args:
+        q: first Bernoulli parameter (the empirical risk in the kl form), in [0, 1].
+        p: second Bernoulli parameter (the true risk), in [0, 1].
+
+    Broadcasts; jit/grad/vmap-safe (NaN where a traced argument is invalid).
+    """
+    v = Args()
+    q = v("q", q, low=0.0, high=1.0)
+    p = v("p", p, low=0.0, high=1.0)
+    q, p = v.floats(q, p)
+    with v.errstate():
+        return v.out(_binary_kl(q, p, v.xp))
+
+
+def _binary_kl(q, p, xp):
+    """:func:`binary_kl` without validation (the bisection's inner loop)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         a = xp.where(q > 0, q * (xp.log(xp.where(q > 0, q, 1.0)) - xp.log(p)), 0.0)
         b = xp.where(q < 1, (1 - q) * (xp.log1p(-xp.where(q < 1, q, 0.0)) - xp.log1p(-p)), 0.0)
     return a + b
 
 
+_SERIES_MAX = 0.3
+"""Below this argument :func:`_g` and :func:`_h` sum their power series (36 terms: the
+remainder is below 1e-17 relative), avoiding the cancellation of ``x - log1p(x)``."""
+
+
+def _series(x, coef, xp):
+    acc = xp.zeros_like(x)
+    for a in coef[::-1]:
+        acc = acc * x + a
+    return acc * x * x
+
+
+_G_COEF = [(-1.0) ** k / k for k in range(2, 38)]
+_H_COEF = [(-1.0) ** k / (k * (k - 1)) for k in range(2, 38)]
+
+
+def _g(x, xp):
+    """``x - log1p(x)`` for ``x >= 0``, accurate near 0."""
+    small = x < _SERIES_MAX
+    xs = xp.where(small, x, 0.0)
+    return xp.where(small, _series(xs, _G_COEF, xp), x - xp.log1p(xp.where(small, 1.0, x)))
+
+
+def _h(y, xp):
+    """``(1 + y) log1p(y) - y`` for ``y >= 0``, accurate near 0."""
+    small = y < _SERIES_MAX
+    ys = xp.where(small, y, 0.0)
+    yl = xp.where(small, 1.0, y)
+    return xp.where(small, _series(ys, _H_COEF, xp), (1.0 + yl) * xp.log1p(yl) - yl)
+
+
+def _kl_above(q, p, xp):
+    """``kl(q||p)`` for ``q <= p < 1`` as a sum of two non-negative terms,
+    ``q g(d/q) + (1-p) h(d/(1-p))`` with ``d = p - q`` (no cancellation when p is close to
+    q); ``-log1p(-p)`` at ``q = 0`` and 0 at ``q = 1``."""
+    d = p - q
+    qs = xp.where(q > 0, q, 1.0)
+    one_p = xp.where(p < 1, 1.0 - p, 1.0)
+    kl = q * _g(d / qs, xp) + one_p * _h(d / one_p, xp)
+    kl = xp.where(q > 0, kl, -xp.log1p(-xp.where(p < 1, p, 0.0)))
+    return xp.where(q >= 1, 0.0, kl)
+
+
 def _kl_upper_inverse(q, c, xp):
-    """Bisection for ``sup{p in [q, 1] : kl(q||p) <= c}`` with a fixed step count."""
-    lo, hi = q, xp.ones_like(q)
+    """``sup{p in [q, 1] : kl(q||p) <= c}`` by bisection on the floating-point grid: the
+    bracket ``[lo, hi]`` is halved in the integer order of the floats' bit patterns (the
+    order of non-negative floats), so after ``KL_INVERSE_ITERS`` steps (32 in float32) ``lo``
+    and ``hi`` are adjacent floats: a relative resolution of one ulp at any magnitude of p."""
+    if xp is np:
+        q = np.array(q + 0.0, dtype=np.float64)  # a contiguous copy; -0.0 -> 0.0
+        c = np.asarray(c, dtype=np.float64)
+        lo, hi = q.view(np.int64), np.ones_like(q).view(np.int64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for _ in range(KL_INVERSE_ITERS):
+                mid = lo + (hi - lo) // 2
+                ok = _kl_above(q, mid.view(np.float64), np) <= c
+                lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
+        # hi never satisfies kl <= c unless hi = 1: an upper bound of the supremum
+        return hi.view(np.float64)
+    q = q + 0.0
+    itype, n_iter = (jnp.int64, KL_INVERSE_ITERS) if q.dtype == jnp.float64 else (jnp.int32, 32)
+    to_int = lambda x: jax.lax.bitcast_convert_type(x, itype)
+    to_float = lambda i: jax.lax.bitcast_convert_type(i, q.dtype)
 
     def body(_, bracket):
         lo, hi = bracket
-        mid = 0.5 * (lo + hi)
-        ok = binary_kl(q, mid) <= c
-        return xp.where(ok, mid, lo), xp.where(ok, hi, mid)
+        mid = lo + (hi - lo) // 2
+        ok = _kl_above(q, to_float(mid), jnp) <= c
+        return jnp.where(ok, mid, lo), jnp.where(ok, hi, mid)
 
-    if xp is np:
-        for i in range(KL_INVERSE_ITERS):
-            lo, hi = body(i, (lo, hi))
-    else:
-        lo, hi = jax.lax.fori_loop(0, KL_INVERSE_ITERS, body, (lo, hi))
-    # hi never satisfies kl <= c unless hi = 1, so it is an upper bound of the supremum
-    return xp.minimum(hi, 1.0)
+    lo, hi = jax.lax.fori_loop(0, n_iter, body, (to_int(q), to_int(jnp.ones_like(q))))
+    return to_float(hi)
 
 
 @jax.custom_jvp
@@ -236,8 +276,10 @@ def kl_inverse_bound(emp_risk, kl, m, delta):
     r"""The kl form of the PAC-Bayes bound (Seeger 2002; Maurer 2004, Thm 5).
 
     :math:`er(Q) \le kl^{-1}(\hat{er}, c) = \sup\{p \in [\hat{er}, 1] : kl(\hat{er}\|p) \le c\}`,
-    :math:`c = (KL + \ln(2\sqrt m/\delta))/m`; bisection to float64 resolution, at most 1,
-    never above :func:`mcallester_bound` (Pinsker). Its gradient comes from the implicit
+    :math:`c = (KL + \ln(2\sqrt m/\delta))/m`; bisection on the floating-point grid, so the
+    result is the smallest float above which the computed kl exceeds c (one ulp, relative,
+    where kl is computed accurately), at most 1, never above :func:`mcallester_bound`
+    (Pinsker). Its gradient comes from the implicit
     function theorem on :math:`kl(\hat{er}\|p) = c` (``+inf`` in ``emp_risk`` at 0).
 
     Args:
@@ -304,7 +346,8 @@ def amit_meir_bound(emp_risk, n_tasks, m, kl_hyper, kl_task, delta) -> MetaBound
     Args:
         emp_risk: task-averaged empirical risk, in [0, 1].
         n_tasks: number of observed tasks n, a real number in [2, inf).
-        m: samples per task (for unequal tasks see above), a real number in [2, inf).
+        m: samples per task, a real number in [2, inf) (unequal tasks: per-task arrays, each
+            term averaged over the task axis).
         kl_hyper: KL(hyperposterior || hyperprior), in [0, inf].
         kl_task: E_P KL(Q_i || P), the task-level KL, in [0, inf].
         delta: confidence parameter, in (0, 1).

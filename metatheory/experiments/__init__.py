@@ -24,6 +24,7 @@ import os
 import pickle
 import sys
 import types
+import warnings
 from pathlib import Path
 
 import jax
@@ -70,6 +71,7 @@ def caching(directory: Path | None = None):
     token = _CACHE.set(store)
     saved = None
     if store["dir"] is not None and not jax.config.jax_compilation_cache_dir:
+        repair_xla_cache(store["dir"] / "xla")
         names = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs")
         saved = {n: getattr(jax.config, n) for n in names}
         jax.config.update(names[0], str(store["dir"] / "xla"))
@@ -80,6 +82,48 @@ def caching(directory: Path | None = None):
         _CACHE.reset(token)
         for n, v in (saved or {}).items():
             jax.config.update(n, v)
+
+
+def repair_xla_cache(directory: Path) -> int:
+    """Delete the entries of JAX's persistent compilation cache under ``directory`` that do
+    not decompress (a file truncated by an interrupted or full write): JAX would warn about
+    each on every run and never rewrite it. Entries already checked (same name, size and
+    modification time, listed in ``.metatheory-checked``) are not read again. Returns the
+    number deleted and says so in one line on stderr."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return 0
+    try:
+        from jax._src.compilation_cache import decompress_executable
+    except ImportError:  # a JAX without this helper: leave the cache to JAX
+        return 0
+    manifest = directory / ".metatheory-checked"
+    try:
+        known = set(manifest.read_text().split())
+    except OSError:
+        known = set()
+    good, removed = [], 0
+    for f in sorted(directory.glob("*-cache")):
+        try:
+            st = f.stat()
+            tag = f"{f.name}:{st.st_size}:{st.st_mtime_ns}"
+            if tag not in known:
+                decompress_executable(f.read_bytes())
+            good.append(tag)
+        except Exception:  # unreadable or damaged: JAX recompiles and rewrites it
+            for g in (f, f.with_name(f.name.removesuffix("-cache") + "-atime")):
+                with contextlib.suppress(OSError):
+                    g.unlink()
+            removed += 1
+    with contextlib.suppress(OSError):
+        manifest.write_text("\n".join(good))
+    if removed:
+        print(
+            f"metatheory: removed {removed} damaged XLA cache entries from {directory} "
+            "(they are recompiled and written again)",
+            file=sys.stderr,
+        )
+    return removed
 
 
 XLA_CACHE_MIN_SECONDS = 0.05
@@ -164,12 +208,39 @@ def lookup(fn, config, key):
     path = _path(store, fn, k)
     if path is not None and path.exists():
         try:
-            res = pickle.loads(path.read_bytes())
+            entry = pickle.loads(path.read_bytes())
         except Exception:  # a truncated file from an interrupted run: recompute
             return False, None
+        if not _valid_entry(entry, k):  # another writer's file or a damaged one: recompute
+            return False, None
+        res = entry["result"]
         store["mem"][k] = res
         return True, res
     return False, None
+
+
+_FORMAT = "metatheory-experiment-cache/1"
+
+
+def _type_name(x) -> str:
+    return f"{type(x).__module__}.{type(x).__qualname__}"
+
+
+def _entry(k: str, res) -> dict:
+    """The on-disk record of one result: its cache key and its type travel with it, so a file
+    that is not such a record (or holds another key's result) is recomputed, not returned."""
+    return {"format": _FORMAT, "key": k, "type": _type_name(res), "result": res}
+
+
+def _valid_entry(entry, k: str) -> bool:
+    return (
+        isinstance(entry, dict)
+        and entry.get("format") == _FORMAT
+        and entry.get("key") == k
+        and "result" in entry
+        and entry["result"] is not None
+        and entry.get("type") == _type_name(entry["result"])
+    )
 
 
 def remember(fn, config, key, res) -> None:
@@ -184,13 +255,22 @@ def remember(fn, config, key, res) -> None:
     if path is None:
         return
     try:
-        blob = pickle.dumps(res)
+        blob = pickle.dumps(_entry(k, res))
     except (pickle.PicklingError, TypeError, AttributeError):
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_bytes(blob)
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(blob)
+        tmp.replace(path)
+    except OSError as e:  # the directory became unwritable: keep the result in memory only
+        warnings.warn(
+            f"experiment cache {path.parent} not writable ({e.strerror or e}); "
+            "results are kept in memory only",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        store["dir"] = None
 
 
 def experiment(fn):

@@ -18,7 +18,8 @@ inner iterations. :func:`proximal_solve` finds :math:`\phi^*` by L-BFGS with a z
 conjugate gradients
 (``jax.scipy.sparse.linalg.cg``) on Hessian-vector products (:func:`metatheory.autodiff.hvp`).
 CG needs :math:`I + H/\lambda` positive definite, i.e. :math:`\lambda > -\lambda_{\min}(H)`
-(always true for convex support losses).
+(always true for convex support losses); a CG direction of non-positive curvature counts as a
+CG failure (at a saddle of the proximal objective CG can otherwise stop with a small residual).
 
 Default tolerances depend on the parameters' dtype: ``eps ** 0.75`` (1.8e-12 in float64,
 6.4e-6 in float32), relative to the initial gradient norm (inner solve) and to
@@ -192,7 +193,9 @@ class ImamlInfo:
     inner_grad_norm: jax.Array  # final gradient norm of the proximal objective
     cg_residual: jax.Array  # ||(I + H/lam) g - grad L_Q(phi*)|| / ||grad L_Q(phi*)||
     inner_converged: jax.Array = True  # inner_grad_norm <= inner_tol * initial norm (finite)
-    cg_converged: jax.Array = True  # cg_residual <= CG_RESIDUAL_SLACK * cg_tol (finite)
+    cg_converged: jax.Array = True  # cg_residual <= CG_RESIDUAL_SLACK * cg_tol (finite), and
+    # every CG direction had positive curvature (I + H/lam positive definite along them)
+    cg_min_curvature: jax.Array = float("inf")  # min p^T (I + H/lam) p / p^T p over CG's p
 
     @property
     def converged(self):
@@ -209,6 +212,7 @@ jax.tree_util.register_dataclass(
         "cg_residual",
         "inner_converged",
         "cg_converged",
+        "cg_min_curvature",
     ],
     meta_fields=[],
 )
@@ -271,9 +275,54 @@ def imaml_meta_gradient(
             f"(gradient norm {float(info.inner_grad_norm):.3g} after "
             f"{int(info.inner_iters)} iterations, inner_tol {float(inner_tol):.3g} relative), "
             f"CG {'ok' if bool(info.cg_converged) else 'FAILED'} "
-            f"(relative residual {float(info.cg_residual):.3g}, cg_tol {float(cg_tol):.3g})"
+            f"(relative residual {float(info.cg_residual):.3g}, cg_tol {float(cg_tol):.3g}, "
+            f"smallest curvature {float(info.cg_min_curvature):.3g}: "
+            "I + H/lam must be positive definite)"
         )
     return (g, info) if return_info else g
+
+
+def _vdot_real_tree(x, y):
+    dot = partial(jnp.vdot, precision=jax.lax.Precision.HIGHEST)
+    return sum(jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda a, b: dot(a, b), x, y)))
+
+
+def _cg(A, b, *, tol, maxiter):
+    """Conjugate gradients from 0, the iteration of ``jax.scipy.sparse.linalg.cg`` (same
+    operations, no preconditioner), also returning the smallest curvature
+    :math:`p^\top A p / p^\top p` along its search directions. CG needs ``A`` positive
+    definite; a direction of curvature <= 0 shows it is not (e.g. ``I + H/lam`` at a saddle),
+    and the iterate then solves nothing the theory states."""
+    tm = jax.tree_util.tree_map
+    if maxiter is None:
+        maxiter = 10 * sum(leaf.size for leaf in jax.tree_util.tree_leaves(b))
+    x0 = tm(jnp.zeros_like, b)
+    bs = _vdot_real_tree(b, b)
+    atol2 = jnp.maximum(jnp.square(tol) * bs, 0.0)
+    r0 = tm(jnp.subtract, b, A(x0))
+    dtype = jnp.result_type(*jax.tree_util.tree_leaves(r0))
+    gamma0 = _vdot_real_tree(r0, r0).astype(dtype)
+
+    def cond(value):
+        _, _, gamma, _, k, _ = value
+        return (gamma.real > atol2) & (k < maxiter)
+
+    def body(value):
+        x, r, gamma, p, k, curv = value
+        Ap = A(p)
+        pAp = _vdot_real_tree(p, Ap)
+        alpha = gamma / pAp.astype(dtype)
+        x_ = tm(jnp.add, x, tm(lambda a: alpha * a, p))
+        r_ = tm(jnp.subtract, r, tm(lambda a: alpha * a, Ap))
+        gamma_ = _vdot_real_tree(r_, r_).astype(dtype)
+        beta_ = gamma_ / gamma
+        p_ = tm(jnp.add, r_, tm(lambda a: beta_ * a, p))
+        curv = jnp.minimum(curv, pAp / _vdot_real_tree(p, p))
+        return x_, r_, gamma_, p_, k + 1, curv
+
+    init = (x0, r0, gamma0, r0, 0, jnp.asarray(jnp.inf, dtype))
+    x, *_, curv = jax.lax.while_loop(cond, body, init)
+    return x, curv
 
 
 @partial(
@@ -304,20 +353,24 @@ def _imaml(
         hv = hvp(lambda p: loss_fn(p, xs, ys), phi, v, hvp_mode)
         return jax.tree_util.tree_map(lambda a, b: a + b / lam, v, hv)
 
-    g, _ = jax.scipy.sparse.linalg.cg(matvec, g_q, tol=cg_tol, maxiter=cg_maxiter)
+    g, curvature = _cg(matvec, g_q, tol=cg_tol, maxiter=cg_maxiter)
     r = jax.tree_util.tree_map(jnp.subtract, matvec(g), g_q)
     res = jnp.sqrt(_sq_norm(r) / jnp.maximum(_sq_norm(g_q), jnp.finfo(gnorm.dtype).tiny))
     # the stated tolerances (0: a fixed iteration count, not checked); NaN norms fail
     g0 = jnp.sqrt(_sq_norm(jax.grad(loss_fn)(jax.lax.stop_gradient(params), xs, ys)))
     inner_ok = (inner_tol == 0) | (jnp.isfinite(gnorm) & (gnorm <= inner_tol * g0))
-    cg_ok = (cg_tol == 0) | (jnp.isfinite(res) & (res <= CG_RESIDUAL_SLACK * cg_tol))
+    # a search direction of non-positive curvature: I + H/lam is not positive definite (phi*
+    # is a saddle of the proximal objective), and CG's answer is no solution of the theory
+    cg_ok = ((cg_tol == 0) | (jnp.isfinite(res) & (res <= CG_RESIDUAL_SLACK * cg_tol))) & (
+        curvature > 0
+    )
     ok = (
         inner_ok
         & cg_ok
         & jnp.all(jnp.asarray([jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves(g)]))
     )
     g = jax.tree_util.tree_map(lambda a: jnp.where(ok, a, jnp.nan), g)
-    return g, ImamlInfo(phi, n_iter, gnorm, res, inner_ok, cg_ok)
+    return g, ImamlInfo(phi, n_iter, gnorm, res, inner_ok, cg_ok, curvature)
 
 
 def batched_imaml_meta_gradient(

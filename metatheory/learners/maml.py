@@ -56,6 +56,18 @@ def _check_alpha(alpha) -> None:
             )
 
 
+def _check_alpha_tree(alpha, params) -> None:
+    """``alpha`` is one step size (a scalar leaf) or a pytree shaped like ``params``."""
+    if jax.tree_util.treedef_is_leaf(jax.tree_util.tree_structure(alpha)):
+        return
+    a_def, p_def = jax.tree_util.tree_structure(alpha), jax.tree_util.tree_structure(params)
+    if a_def != p_def:
+        raise ValueError(
+            "alpha must be a scalar or a pytree shaped like params (per-parameter step sizes, "
+            f"as in Meta-SGD); got the structure {a_def}, params have {p_def}"
+        )
+
+
 def _check(alpha, n_inner: int, first_order: bool, truncate) -> int:
     """Validate and return the number of differentiated (last) steps."""
     if isinstance(n_inner, bool) or not isinstance(n_inner, int | np.integer) or n_inner < 0:
@@ -86,7 +98,9 @@ def _check_pair(name: str, pair) -> None:
 
 def _check_task_axis(supports, queries) -> None:
     """Batched inputs carry a leading task axis: every leaf of ``x`` and ``y`` has shape
-    ``(B, K, ...)`` with one ``B``."""
+    ``(B, K, ...)`` with one ``B``. An unbatched task ``x`` of shape ``(K, d)`` passes this
+    check and runs as ``K`` one-sample tasks of ``d`` features (one-sample tasks are a valid
+    input, e.g. the FMO experiments'): add the task axis, ``x[None]``, for one task."""
     _check_pair("supports", supports)
     _check_pair("queries", queries)
     sizes = set()
@@ -141,6 +155,7 @@ def inner_adapt(
     (e.g. ``jax.checkpoint_policies.dots_saveable``).
     """
     n_diff = _check(alpha, n_inner, first_order, truncate)
+    _check_alpha_tree(alpha, params)
     _check_pair("support", support)
     x, y = support
     grad_fn = jax.grad(loss_fn)
@@ -218,6 +233,7 @@ def batched_maml_meta_loss(
     every array of ``supports`` and ``queries`` has shape ``(n_tasks, n_samples, ...)``."""
     _check_task_axis(supports, queries)
     _check_alpha(alpha)
+    _check_alpha_tree(alpha, params)
 
     def one(s, q):
         return maml_meta_loss(loss_fn, params, s, q, alpha=alpha, n_inner=n_inner, **kw)

@@ -6,7 +6,7 @@ import jax
 import optax
 
 from metatheory.learners.maml import batched_maml_meta_loss
-from metatheory.learners.reptile import batched_reptile_direction
+from metatheory.learners.reptile import _check_positive_alpha, batched_reptile_direction
 
 __all__ = ["make_meta_step", "make_scan_train", "METHODS"]
 
@@ -27,11 +27,16 @@ def make_meta_step(
 
     ``loss`` is the mean post-adaptation query loss of the batch (before the update). For
     Reptile the query set is used only to report that loss; the update direction is
-    ``(theta - phi_k) / alpha``. Further keywords (``unroll``, ``checkpoint``) go to the inner
-    loop, :func:`metatheory.learners.maml.inner_adapt`.
+    ``(theta - phi_k) / alpha`` (so ``alpha`` must be > 0). Task batches have shape
+    ``(n_tasks, n_samples, ...)``: one unbatched task ``x`` of shape ``(K, d)`` would run as
+    ``K`` one-sample tasks, so give it a task axis (``x[None]``). Further keywords
+    (``unroll``, ``checkpoint``) go to the inner loop,
+    :func:`metatheory.learners.maml.inner_adapt`.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method == "reptile":
+        _check_positive_alpha(alpha)
     first_order = method == "fomaml"
 
     def meta_loss(params, supports, queries):

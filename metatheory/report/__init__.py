@@ -116,12 +116,32 @@ def format_table(verdicts, width: int = 100) -> str:
     widths = dict(base)
     for c in flex:
         widths[c] = max(4, base[c] * room // total)
+    # a column is at least as wide as its longest word (an identifier such as rel_err_norm is
+    # never broken), taking the room from the other flexible columns
+    rows = ledger_rows(verdicts)
+    longest = {c: max([len(w) for r in rows for w in str(r[c]).split()] + [4]) for c in flex}
+    for c in flex:
+        need = min(longest[c], room // 2) - widths[c]
+        while need > 0:
+            donors = [d for d in flex if d != c and widths[d] > max(longest[d], 4)]
+            if not donors:
+                break
+            d = max(donors, key=lambda d: widths[d] - longest[d])
+            widths[d] -= 1
+            widths[c] += 1
+            need -= 1
     head = "  ".join(c[: widths[c]].ljust(widths[c]) for c in COLUMNS).rstrip()
     lines = [head, "-" * min(width, len(head))]
-    for v, r in zip(verdicts, ledger_rows(verdicts), strict=True):
+    for v, r in zip(verdicts, rows, strict=True):
         secs = "cached" if getattr(v, "cached", False) else f"{r['seconds']:.1f}"
         cells = {
-            c: textwrap.wrap(str(r[c] if c != "seconds" else secs), widths[c]) or [""]
+            c: textwrap.wrap(
+                str(r[c] if c != "seconds" else secs),
+                widths[c],
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            or [""]
             for c in COLUMNS
         }
         for i in range(max(len(x) for x in cells.values())):
