@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import threading
 import time
@@ -345,6 +346,14 @@ def calibrate(
     return [rows[cid] for cid in cids]
 
 
+_WORKER_PRELOAD = """
+import signal, threading
+if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the client's
+"""
+"""Run by each worker of the embedded cluster as it starts (Dask preload text)."""
+
+
 def _on_cluster(todo, cache, jobs, scheduler, finish, on_event) -> None:
     """Submit ``todo`` to a Dask cluster and hand each result to ``finish`` as it arrives."""
     import dask
@@ -360,6 +369,8 @@ def _on_cluster(todo, cache, jobs, scheduler, finish, on_event) -> None:
                 processes=True,
                 dashboard_address=None,
                 memory_limit=0,
+                silence_logs=logging.ERROR,
+                preload=[_WORKER_PRELOAD],
             )
             client = Client(cluster)
         else:
