@@ -173,6 +173,10 @@ def cmd_calibrate(args) -> int:
         raise _Usage(f"metatheory calibrate: --block must be >= 1, got {args.block}")
     out = _out_path("calibrate", args.json)
     cids = [claims.get(c).id for c in args.ids] if args.ids else claims.ids()
+    if args.jobs > 1 and args.scheduler is None:
+        # after Ctrl-C (os._exit) multiprocessing's resource tracker still removes the embedded
+        # cluster's semaphores; it need not say so on the terminal (it reads the -W options)
+        sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
     progress = _Progress(0, unit="task", quiet=args.quiet, desc="calibrate")
     n_rows = [0]
 
