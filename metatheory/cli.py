@@ -177,26 +177,24 @@ def cmd_calibrate(args) -> int:
         # after Ctrl-C (os._exit) multiprocessing's resource tracker still removes the embedded
         # cluster's semaphores; it need not say so on the terminal (it reads the -W options)
         sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
-    progress = _Progress(0, unit="task", quiet=args.quiet, desc="calibrate")
+    preset = "full" if args.full else "quick"
+    n = {c: args.seeds or calibrate.default_seeds(c) for c in cids}
+    total = sum(len(calibrate.claim_tasks(c, preset, [0] * n[c], args.block)) for c in cids)
+    progress = _Progress(total, unit="task", quiet=args.quiet, desc="calibrate")
     n_rows = [0]
 
     def on_task(task, result):
-        progress.step(now=f"{n_rows[0]}/{len(cids)} claims; {task.key}")
+        progress.step(now=f"{n_rows[0]}/{len(cids)} claims")
 
     def on_row(row):
         n_rows[0] += 1
         progress.step(0, now=f"{n_rows[0]}/{len(cids)} claims", line=calibrate.summary_line(row))
 
-    if progress.bar is not None:
-        preset = "full" if args.full else "quick"
-        n = {c: args.seeds or calibrate.default_seeds(c) for c in cids}
-        tasks = [calibrate.claim_tasks(c, preset, list(range(n[c])), args.block) for c in cids]
-        progress.bar.total = sum(map(len, tasks))
     try:
         rows = calibrate.calibrate(
             cids,
             seeds=args.seeds,
-            preset="full" if args.full else "quick",
+            preset=preset,
             cache_dir=CACHE,
             json_path=out,
             jobs=args.jobs,
