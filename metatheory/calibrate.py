@@ -299,7 +299,8 @@ def calibrate(
     processes), ``run`` (the start of this call), the ``workers`` that ran their tasks and
     ``source`` (the hash of the check's code). ``on_task(task, result)`` is called as each task
     finishes, ``on_row(row)`` as each claim's row is complete, ``on_event(line)`` for a worker
-    that died or a task that failed. Raises :class:`TaskFailed` if a task failed twice."""
+    that died or a task that failed. Raises :class:`TaskFailed` if a task failed after its
+    retry."""
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs!r}")
     if preset not in claims.PRESETS:
@@ -335,14 +336,25 @@ def calibrate(
             if on_row is not None:
                 on_row(row)
 
+    on_event = on_event or (lambda line: None)
     if jobs == 1 and scheduler is None:
         for t in todo:
-            finish(t, run_task(t, cache), 1)
+            for attempt in range(RETRIES + 1):
+                try:
+                    result = run_task(t, cache)
+                    break
+                except Exception as e:  # reported in one line, as from a worker
+                    if attempt == RETRIES:
+                        msg = str(e).splitlines()[0] if str(e) else ""
+                        on_event(f"task {t.key} failed: {type(e).__name__}: {msg}")
+            else:
+                continue
+            finish(t, result, 1)
     elif todo:
-        _on_cluster(todo, cache, jobs, scheduler, finish, on_event or (lambda s: None))
+        _on_cluster(todo, cache, jobs, scheduler, finish, on_event)
     missing = [cid for cid in cids if cid not in rows]
     if missing:
-        raise TaskFailed(f"no row for {', '.join(missing)}: a task failed twice (see above)")
+        raise TaskFailed(f"no row for {', '.join(missing)}: a task failed (see above)")
     return [rows[cid] for cid in cids]
 
 
@@ -391,10 +403,13 @@ def _on_cluster(todo, cache, jobs, scheduler, finish, on_event) -> None:
         futures = [submit(t, cache, key=t.key) for t in todo]
         for fut in as_completed(futures):
             task = by_key[fut.key]
-            if fut.status == "error":
-                exc = fut.exception()
+            if fut.status != "finished":  # erred after its retry, or cancelled
+                try:
+                    exc = fut.exception()
+                except Exception as e:  # a cancelled future raises here
+                    exc = e
                 msg = str(exc).splitlines()[0] if str(exc) else ""
-                on_event(f"task {task.key} failed twice: {type(exc).__name__}: {msg}")
+                on_event(f"task {task.key} failed: {type(exc).__name__}: {msg}")
                 continue
             finish(task, fut.result(), n_jobs)
     finally:

@@ -1,6 +1,7 @@
 """Calibration: rates, intervals, resume from cache, and seeds sharded over forced host
 devices giving the same results as unsharded."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -195,3 +196,20 @@ def test_committed_rows_are_quick_rows():
     assert all(r["preset"] in claims.PRESETS for r in rows)
     with pytest.raises(ValueError, match="jobs"):
         calibrate.calibrate(["C2"], jobs=0)
+
+
+def test_a_failing_task_is_one_line_and_no_row(fake_stat_claim, monkeypatch):
+    """A task that raises is tried twice, then reported in one line; the claim gets no row."""
+    calls = []
+
+    def broken(r):
+        calls.append(1)
+        raise ValueError("broken check\nsecond line")
+
+    monkeypatch.setitem(fake_stat_claim, "Z7", dataclasses.replace(fake_stat_claim["Z7"],
+                                                                   check=broken))  # fmt: skip
+    events = []
+    with pytest.raises(calibrate.TaskFailed, match="Z7"):
+        calibrate.calibrate(["Z7"], seeds=1, on_event=events.append)
+    assert len(events) == 4 and len(calls) == 8  # design, true, 2 mutants: each tried twice
+    assert all("\n" not in e and "ValueError: broken check" in e for e in events), events

@@ -130,6 +130,16 @@ def test_a_mutant_task_leaves_its_worker_true(cluster):
     assert all(r["verdict"] == c.expected for r in after["records"])
 
 
+def test_a_failing_task_is_reported_in_one_line(cluster):
+    """A task that raises is retried once, then reported in one line; no row is made."""
+    address, _ = cluster
+    bad = calibrate.Task("M1", "quick", "runs", "no-such-mutant", (1,))
+    events, done = [], []
+    calibrate._on_cluster([bad], None, 2, address, lambda *a: done.append(a), events.append)
+    assert not done and len(events) == 1, events
+    assert "KeyError" in events[0] and bad.key in events[0] and "\n" not in events[0]
+
+
 def test_scheduler_is_documented(capsys):
     with pytest.raises(SystemExit):
         cli.main(["calibrate", "--help"])
