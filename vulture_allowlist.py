@@ -24,15 +24,6 @@ _.comparison
 _.ref_err_control
 
 # Dead code in files that other branches own, to be deleted there (then drop it here).
-_._common  # bounds/grant.py
-_._backend  # bounds/pac_bayes.py
-_._out
-_._risk
-_._kl
-_._size
-_._delta
-_._finite
-_._scale
 _._n  # claims/fmo.py
 _.fo_residual  # experiments/fmo.py: result field nothing reads
 _.rho_fit  # experiments/imaml.py
@@ -43,3 +34,5 @@ _.shrink_emp  # experiments/pac_bayes.py
 _.growth_resid
 _.meta_losses
 _.exc  # pool.py (the module is being deleted)
+_._poison_jvp  # bounds/_validate.py: registered by @poison.defjvp
+_._negative_number_matcher  # cli.py: read by argparse to accept negative values

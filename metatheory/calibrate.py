@@ -1,41 +1,67 @@
 """Calibration of the checks: false alarms under the true code, power against each mutant.
 
-For every claim, :func:`calibrate_claim` runs the check under ``n`` independent seeds (each a
-fresh problem instance and fresh data) with the true code and with each declared
-:class:`~metatheory.mutants.Mutant` patched in. It reports
+For every claim, the check runs under ``n`` independent seeds (each a fresh problem instance
+and fresh data) with the true code and with each declared :class:`~metatheory.mutants.Mutant`
+patched in. A row reports
 
 - the **false-alarm rate**: the fraction of true-code runs whose verdict is ``fails``;
 - each mutant's **power**: the fraction of runs whose verdict is not the claim's expected one
   (for a ``holds`` claim: not ``holds``);
 
 with Clopper–Pearson 95% intervals, beside the check's designed false-alarm level (its
-nominal test level, Bonferroni over sub-checks). Seeds are the claim's calibration seeds
-``first_seed, …, first_seed + n − 1`` (:func:`metatheory.claims.calibration_seed`): a check
-changed in view of a calibration is calibrated again on seeds it has not seen
-(``first_seed = n``), and each row records its ``first_seed``. Seeds of a vmappable
-experiment run as one program sharded over the JAX devices
-(:func:`metatheory.experiments.map_seeds`). Every finished (claim, mutant, seed) verdict is
-stored under the cache directory, so an interrupted run resumes where it stopped.
+nominal test level, Bonferroni over sub-checks, read from a run at the ledger seed). Seeds are
+the claim's calibration seeds ``first_seed, …, first_seed + n − 1``
+(:func:`metatheory.claims.calibration_seed`, a function of the claim and the seed index only):
+a check changed in view of a calibration is calibrated again on seeds it has not seen
+(``first_seed = n``), and each row records its ``first_seed`` and ``preset``.
+
+The unit of work is a :class:`Task`: one claim, preset, block of seeds, and either the true
+code or one mutant. Across tasks the engine is Dask distributed (an embedded ``LocalCluster``
+of ``jobs`` single-threaded worker processes, or any cluster by its scheduler address); one
+process runs them in order when ``jobs=1``. Within a task JAX is the engine: the seeds of a
+vmappable experiment run as one program sharded over the JAX devices
+(:func:`metatheory.experiments.map_seeds`). A task patches its mutant in the process that runs
+it and restores the true code when it ends, and tasks of one process never overlap. Every
+finished (claim, mutant, seed) verdict is stored under the cache directory, so an interrupted
+run resumes where it stopped; rows of a JSON file that match the request are not recomputed.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import sys
+import logging
+import os
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from metatheory import claims, experiments, pool
+from metatheory import claims, experiments
 from metatheory.mutants import mutated
 from metatheory.stats import clopper_pearson
 
-__all__ = ["calibrate_claim", "calibrate", "default_seeds", "LEVEL"]
+__all__ = [
+    "Task",
+    "TaskFailed",
+    "calibrate_claim",
+    "calibrate",
+    "claim_tasks",
+    "run_task",
+    "default_seeds",
+    "LEVEL",
+    "BLOCK",
+]
 
 LEVEL = 0.95
 """Confidence level of the Clopper–Pearson intervals."""
 STATISTICAL_SEEDS = 50
 EXACT_SEEDS = 10
+BLOCK = 10
+"""Seeds per task: the grain of the work spread over workers."""
+RETRIES = 1
+"""A task whose worker raised is run once more; one whose worker died is moved once."""
 
 
 def default_seeds(cid: str) -> int:
@@ -49,13 +75,56 @@ def _interval(k: int, n: int) -> list[float]:
     return [float(ci[0]), float(ci[1])]
 
 
+@dataclass(frozen=True)
+class Task:
+    """One unit of calibration work. ``kind`` is ``"runs"`` (the verdicts of ``seeds`` under
+    ``mutant``, ``None`` for the true code) or ``"design"`` (the designed level, from a run at
+    the ledger seed)."""
+
+    cid: str
+    preset: str
+    kind: str
+    mutant: str | None = None
+    seeds: tuple[int, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """A readable, unique name (the Dask key)."""
+        if self.kind == "design":
+            return f"{self.cid}-{self.preset}-design"
+        lo, hi = self.seeds[0], self.seeds[-1]
+        return f"{self.cid}-{self.preset}-{self.mutant or 'true'}-seeds{lo}..{hi}"
+
+
+def claim_tasks(cid: str, preset: str, seeds: list[int], block: int = BLOCK) -> list[Task]:
+    """The tasks of one claim: its design run, then each block of ``block`` seeds under the
+    true code and under each mutant. The blocks depend on the seeds only."""
+    if block < 1:
+        raise ValueError(f"block must be >= 1, got {block!r}")
+    c = claims.get(cid)
+    blocks = [tuple(seeds[i : i + block]) for i in range(0, len(seeds), block)]
+    tasks = [Task(c.id, preset, "design")]
+    for m in (None, *(m.name for m in c.mutants)):
+        tasks.extend(Task(c.id, preset, "runs", m, b) for b in blocks)
+    return tasks
+
+
 def _record_path(cache_dir, cid, preset, mutant, seed):
     c = claims.get(cid)
     tag = experiments.source_hash(c.check.__module__)
     return Path(cache_dir) / "calibration" / f"{cid}-{preset}-{mutant or 'true'}-{seed}-{tag}.json"
 
 
-def _runs(cid, preset, mutant, seeds, cache_dir, log):
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: a reader (or a run
+    interrupted at any instant) sees the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _runs(cid, preset, mutant, seeds, cache_dir):
     """Verdict summaries ``{"seed", "verdict", "failed"}`` of ``cid`` under ``mutant``."""
     c = claims.get(cid)
     mut = c.mutant(mutant) if mutant else None
@@ -78,71 +147,42 @@ def _runs(cid, preset, mutant, seeds, cache_dir, log):
                 rec = {"seed": s, "verdict": v.verdict, "failed": v.failed}
                 out[s] = rec
                 if cache_dir:
-                    p = _record_path(cache_dir, cid, preset, mutant, s)
-                    p.parent.mkdir(parents=True, exist_ok=True)
-                    p.write_text(json.dumps(rec))
-                log(".")
+                    _write_atomic(_record_path(cache_dir, cid, preset, mutant, s), json.dumps(rec))
     return [out[s] for s in seeds]
 
 
-def calibrate_claim(
-    cid: str,
-    *,
-    seeds: int | None = None,
-    preset: str = "quick",
-    cache_dir: Path | None = None,
-    log=None,
-    first_seed: int = 0,
-) -> dict:
-    """False alarms and power of claim ``cid``'s check over ``seeds`` seeds from the
-    ``first_seed``-th calibration seed on (see module)."""
-    c = claims.get(cid)
-    n = default_seeds(cid) if seeds is None else int(seeds)
-    if n < 1:
-        raise ValueError(f"seeds must be >= 1, got {seeds!r}")
-    if first_seed < 0:
-        raise ValueError(f"first_seed must be >= 0, got {first_seed!r}")
-    log = log or (lambda s: None)
-    seed_list = [claims.calibration_seed(cid, i) for i in range(first_seed, first_seed + n)]
-    t0 = time.perf_counter()
-    started = time.time()
-    log(f"{cid} true code ")
-    true = _runs(cid, preset, None, seed_list, cache_dir, log)
-    k_fa = sum(r["verdict"] == "fails" for r in true)
-    expected = c.expected_for(preset)
-    unexpected = sum(r["verdict"] not in (expected, "fails") for r in true)
-    design = _design_level(cid, preset)
-    row = {
-        "id": cid,
-        "seeds": n,
-        "first_seed": first_seed,
-        "preset": preset,
-        "statistical": c.statistical,
-        "expected": expected,
-        "false_alarm": {"k": k_fa, "n": n, "ci": _interval(k_fa, n)},
-        "unexpected_verdicts": unexpected,
-        "failed_subchecks": _tally(true),
-        "design_level": design,
-        "mutants": [],
-    }
-    log(f" {k_fa}/{n} false alarms\n")
-    for m in c.mutants:
-        log(f"{cid} {m.name} ")
-        runs = _runs(cid, preset, m.name, seed_list, cache_dir, log)
-        k = sum(r["verdict"] != expected for r in runs)
-        row["mutants"].append(
-            {
-                "name": m.name,
-                "description": m.description,
-                "target": m.target,
-                "power": {"k": k, "n": n, "ci": _interval(k, n)},
-                "failed_subchecks": _tally(runs),
-            }
-        )
-        log(f" power {k}/{n}\n")
-    row["seconds"] = round(time.perf_counter() - t0, 1)
-    row["started"], row["finished"] = round(started, 1), round(time.time(), 1)
-    return row
+_ONE_AT_A_TIME = threading.Lock()
+"""Tasks of one process never overlap: a mutant patches module globals of the process."""
+
+
+def _worker_address() -> str:
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):  # not inside a Dask worker
+        return "local"
+
+
+def run_task(task: Task, cache_dir: str | None = None) -> dict:
+    """Run ``task`` in this process: ``{"records"}`` (``"runs"``) or ``{"design_level"}``
+    (``"design"``), with the ``worker`` that ran it and its ``started``/``finished`` times.
+    The mutant is patched in for the task's duration only."""
+    from metatheory.runtime import sync_cpu_dispatch
+
+    with _ONE_AT_A_TIME:
+        sync_cpu_dispatch()
+        started = time.time()
+        cache = None if cache_dir is None else Path(cache_dir)
+        if task.kind == "design":
+            with experiments.caching(cache):
+                out = {"design_level": float(claims.run(task.cid, task.preset).design_level)}
+        elif task.kind == "runs":
+            out = {"records": _runs(task.cid, task.preset, task.mutant, task.seeds, cache)}
+        else:
+            raise ValueError(f"task kind must be 'runs' or 'design', got {task.kind!r}")
+        out.update(worker=_worker_address(), started=started, finished=time.time())
+        return out
 
 
 def _tally(runs) -> dict[str, int]:
@@ -153,17 +193,85 @@ def _tally(runs) -> dict[str, int]:
     return out
 
 
-def _design_level(cid, preset) -> float:
-    """The designed false-alarm level, read from a run of the check at its ledger seed."""
-    return float(claims.run(cid, preset).design_level)
+def _row(cid, preset, n, first_seed, results: dict[Task, dict]) -> dict:
+    """A claim's row from the results of all its tasks."""
+    c = claims.get(cid)
+    expected = c.expected_for(preset)
 
+    def records(mutant):
+        ts = sorted((t for t in results if t.kind == "runs" and t.mutant == mutant),
+                    key=lambda t: t.seeds[0])  # fmt: skip
+        return [r for t in ts for r in results[t]["records"]]
 
-def _claim_row(seeds, preset, cache_dir, log, jobs, first_seed, run, cid) -> dict:
-    row = calibrate_claim(
-        cid, seeds=seeds, preset=preset, cache_dir=cache_dir, log=log, first_seed=first_seed
-    )
-    row["jobs"], row["run"] = jobs, run
+    (design,) = (v for t, v in results.items() if t.kind == "design")
+    true = records(None)
+    k_fa = sum(r["verdict"] == "fails" for r in true)
+    row = {
+        "id": c.id,
+        "seeds": n,
+        "first_seed": first_seed,
+        "preset": preset,
+        "statistical": c.statistical,
+        "expected": expected,
+        "false_alarm": {"k": k_fa, "n": n, "ci": _interval(k_fa, n)},
+        "unexpected_verdicts": sum(r["verdict"] not in (expected, "fails") for r in true),
+        "failed_subchecks": _tally(true),
+        "design_level": design["design_level"],
+        "mutants": [],
+    }
+    for m in c.mutants:
+        runs = records(m.name)
+        k = sum(r["verdict"] != expected for r in runs)
+        row["mutants"].append(
+            {
+                "name": m.name,
+                "description": m.description,
+                "target": m.target,
+                "power": {"k": k, "n": n, "ci": _interval(k, n)},
+                "failed_subchecks": _tally(runs),
+            }
+        )
+    vals = list(results.values())
+    row["seconds"] = round(sum(v["finished"] - v["started"] for v in vals), 1)
+    row["started"] = round(min(v["started"] for v in vals), 1)
+    row["finished"] = round(max(v["finished"] for v in vals), 1)
+    row["workers"] = sorted({v["worker"] for v in vals})
     return row
+
+
+def _seed_list(cid, seeds, first_seed) -> list[int]:
+    n = default_seeds(cid) if seeds is None else int(seeds)
+    if n < 1:
+        raise ValueError(f"seeds must be >= 1, got {seeds!r}")
+    if first_seed < 0:
+        raise ValueError(f"first_seed must be >= 0, got {first_seed!r}")
+    return [claims.calibration_seed(cid, i) for i in range(first_seed, first_seed + n)]
+
+
+def calibrate_claim(
+    cid: str,
+    *,
+    seeds: int | None = None,
+    preset: str = "quick",
+    cache_dir: Path | None = None,
+    first_seed: int = 0,
+    block: int = BLOCK,
+) -> dict:
+    """False alarms and power of claim ``cid``'s check over ``seeds`` seeds from the
+    ``first_seed``-th calibration seed on, computed in this process (see module)."""
+    seed_list = _seed_list(cid, seeds, first_seed)
+    cache = None if cache_dir is None else str(cache_dir)
+    results = {t: run_task(t, cache) for t in claim_tasks(cid, preset, seed_list, block)}
+    return _row(cid, preset, len(seed_list), first_seed, results)
+
+
+class TaskFailed(RuntimeError):
+    """Tasks failed after their retry; the rows of the other claims were written."""
+
+
+def _same_request(row: dict, n: int, first_seed: int, preset: str, source: str) -> bool:
+    return (row.get("seeds"), row.get("first_seed", 0), row.get("preset", "quick"),
+            row.get("source")) == (n, first_seed, preset, source)  # fmt: skip
 
 
 def calibrate(
@@ -173,52 +281,164 @@ def calibrate(
     preset: str = "quick",
     cache_dir: Path | None = None,
     json_path: Path | None = None,
-    log=None,
     jobs: int = 1,
+    scheduler: str | None = None,
     first_seed: int = 0,
+    block: int = BLOCK,
+    on_task: Callable[[Task, dict], None] | None = None,
+    on_row: Callable[[dict], None] | None = None,
+    on_event: Callable[[str], None] | None = None,
 ) -> list[dict]:
-    """:func:`calibrate_claim` for each claim (default: all); rows written to ``json_path``
-    after each claim, so a partial run leaves a valid file. Each row records its ``seconds``,
-    its ``started`` and ``finished`` times (Unix seconds), ``jobs`` and ``run`` (the start time
-    of this call, shared by its rows), so the wall time of a run is the span of its rows.
-    ``jobs=2`` shares the claims with one worker process (:class:`metatheory.pool.SharedRuns`:
-    it calibrates from the last claim backwards; its progress goes to its own log). ``log`` must
-    then be picklable (a module-level function such as :func:`stderr_log`)."""
-    if jobs not in (1, 2):
-        raise ValueError(f"jobs must be 1 or 2, got {jobs!r}")
+    """Calibrate each claim (default: all): its :func:`claim_tasks` run in this process
+    (``jobs=1``), on an embedded ``LocalCluster`` of ``jobs`` worker processes, or on the Dask
+    cluster at ``scheduler``. Each claim's row is merged into ``json_path`` as soon as its
+    tasks are done, so a partial run leaves a valid file; a row already there for the same
+    seeds, preset and check source is kept, not recomputed. Rows record ``seconds`` (the
+    compute time of their tasks), ``started``/``finished`` (Unix seconds), ``jobs`` (worker
+    processes), ``run`` (the start of this call), the ``workers`` that ran their tasks and
+    ``source`` (the hash of the check's code). ``on_task(task, result)`` is called as each task
+    finishes, ``on_row(row)`` as each claim's row is complete, ``on_event(line)`` for a worker
+    that died or a task that failed. Raises :class:`TaskFailed` if a task failed after its
+    retry."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs!r}")
+    if preset not in claims.PRESETS:
+        raise ValueError(f"preset must be one of {claims.PRESETS}, got {preset!r}")
     cids = [claims.get(c).id for c in cids] if cids else claims.ids()
     started = round(time.time(), 1)
-    run = functools.partial(_claim_row, seeds, preset, cache_dir, log, jobs, first_seed, started)
-    shared = None
-    if jobs == 2 and len(cids) > 1:
-        shared = pool.SharedRuns([(c,) for c in cids], run, cache_dir=cache_dir)
-    rows = []
-    try:
-        for cid in cids:
-            rows.append(shared.get(cid) if shared is not None else run(cid))
+    cache = None if cache_dir is None else str(Path(cache_dir).resolve())
+    old = _read_rows(json_path) if json_path is not None else {}
+    seed_lists = {cid: _seed_list(cid, seeds, first_seed) for cid in cids}
+    sources = {cid: experiments.source_hash(claims.get(cid).check.__module__) for cid in cids}
+    request = {cid: (len(seed_lists[cid]), first_seed, preset, sources[cid]) for cid in cids}
+    kept = {c: old[c] for c in cids if c in old and _same_request(old[c], *request[c])}
+    tasks = {cid: claim_tasks(cid, preset, seed_lists[cid], block) for cid in cids}
+    todo = [t for cid in cids if cid not in kept for t in tasks[cid]]
+    results: dict[str, dict[Task, dict]] = {cid: {} for cid in cids}
+    rows: dict[str, dict] = dict(kept)
+    for cid in kept:
+        if on_row is not None:
+            on_row(kept[cid])
+
+    def finish(task: Task, result: dict, n_jobs: int) -> None:
+        if on_task is not None:
+            on_task(task, result)
+        got = results[task.cid]
+        got[task] = result
+        if len(got) == len(tasks[task.cid]):
+            cid = task.cid
+            row = _row(cid, preset, len(seed_lists[cid]), first_seed, got)
+            row.update(jobs=n_jobs, run=started, source=sources[cid])
+            rows[cid] = row
             if json_path is not None:
-                write_json(rows, json_path)
+                write_json([row], json_path)
+            if on_row is not None:
+                on_row(row)
+
+    on_event = on_event or (lambda line: None)
+    if jobs == 1 and scheduler is None:
+        for t in todo:
+            for attempt in range(RETRIES + 1):
+                try:
+                    result = run_task(t, cache)
+                    break
+                except Exception as e:  # reported in one line, as from a worker
+                    if attempt == RETRIES:
+                        msg = str(e).splitlines()[0] if str(e) else ""
+                        on_event(f"task {t.key} failed: {type(e).__name__}: {msg}")
+            else:
+                continue
+            finish(t, result, 1)
+    elif todo:
+        _on_cluster(todo, cache, jobs, scheduler, finish, on_event)
+    missing = [cid for cid in cids if cid not in rows]
+    if missing:
+        raise TaskFailed(f"no row for {', '.join(missing)}: a task failed (see above)")
+    return [rows[cid] for cid in cids]
+
+
+_WORKER_PRELOAD = """
+import signal, threading
+if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the client's
+"""
+"""Run by each worker of the embedded cluster as it starts (Dask preload text)."""
+
+
+def _on_cluster(todo, cache, jobs, scheduler, finish, on_event) -> None:
+    """Submit ``todo`` to a Dask cluster and hand each result to ``finish`` as it arrives."""
+    import dask
+    from distributed import Client, LocalCluster, as_completed
+
+    # a task whose worker dies is moved to another worker once (Dask's "suspicious" count);
+    # the embedded cluster's scheduler reads this from here, a remote one from its own config
+    with dask.config.set({"distributed.scheduler.allowed-failures": RETRIES}):
+        if scheduler is None:
+            cluster = LocalCluster(
+                n_workers=jobs,
+                threads_per_worker=1,  # JAX runs its own threads
+                processes=True,
+                dashboard_address=None,
+                memory_limit=0,
+                silence_logs=logging.ERROR,
+                preload=[_WORKER_PRELOAD],
+            )
+            client = Client(cluster)
+        else:
+            cluster, client = None, Client(scheduler)
+    by_key = {t.key: t for t in todo}
+
+    def died(event):
+        _, msg = event
+        if isinstance(msg, dict) and msg.get("action") == "remove-worker":
+            if not msg.get("expected") and msg.get("processing-tasks"):
+                keys = ", ".join(sorted(str(k) for k in msg["processing-tasks"]))
+                on_event(f"worker {msg.get('worker', '?')} died running {keys}: moved once")
+
+    try:
+        n_jobs = len(client.scheduler_info()["workers"]) or jobs
+        client.subscribe_topic("all", died)
+        submit = functools.partial(client.submit, run_task, retries=RETRIES, pure=False)
+        futures = [submit(t, cache, key=t.key) for t in todo]
+        for fut in as_completed(futures):
+            task = by_key[fut.key]
+            if fut.status != "finished":  # erred after its retry, or cancelled
+                try:
+                    exc = fut.exception()
+                except Exception as e:  # a cancelled future raises here
+                    exc = e
+                msg = str(exc).splitlines()[0] if str(exc) else ""
+                on_event(f"task {task.key} failed: {type(exc).__name__}: {msg}")
+                continue
+            finish(task, fut.result(), n_jobs)
     finally:
-        if shared is not None:
-            shared.close()
-    return rows
+        try:
+            client.unsubscribe_topic("all")
+        except Exception:  # the scheduler may already be gone
+            pass
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _read_rows(path) -> dict[str, dict]:
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        return {r["id"]: r for r in json.loads(path.read_text())}
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return {}
 
 
 def write_json(rows, path: Path) -> None:
     """Merge ``rows`` into the calibration file at ``path`` (by claim id, ledger order)."""
     path = Path(path)
-    old = {}
-    if path.exists():
-        try:
-            old = {r["id"]: r for r in json.loads(path.read_text())}
-        except (json.JSONDecodeError, KeyError, TypeError):
-            old = {}
+    old = _read_rows(path)
     old.update({r["id"]: r for r in rows})
     order = {cid: i for i, cid in enumerate(claims.ids())}
     merged = sorted(old.values(), key=lambda r: order.get(r["id"], 999))
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(merged, indent=1) + "\n")
-    tmp.replace(path)
+    _write_atomic(path, json.dumps(merged, indent=1) + "\n")
 
 
 def format_table(rows) -> str:
@@ -239,5 +459,8 @@ def format_table(rows) -> str:
     return "\n".join(lines)
 
 
-def stderr_log(msg: str) -> None:
-    print(msg, end="", file=sys.stderr, flush=True)
+def summary_line(row: dict) -> str:
+    """One line per claim: false alarms and each mutant's power."""
+    fa = row["false_alarm"]
+    power = " ".join(f"{m['power']['k']}/{m['power']['n']}" for m in row["mutants"])
+    return f"{row['id']}: {fa['k']}/{fa['n']} false alarms; power {power} ({row['seconds']} s)"

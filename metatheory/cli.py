@@ -2,8 +2,10 @@
 
   metatheory list [--markdown | --json]   the claims, their statements and sources
   metatheory verify [ID ...] [--json P]   run checks, print the ledger, exit 0 iff all as expected
-  metatheory calibrate [ID ...] [--seeds S] [--first-seed I] [--json P] [--full] [--jobs 2]
+  metatheory calibrate [ID ...] [--seeds S] [--first-seed I] [--json P] [--full] [--jobs N]
+                      [--scheduler ADDRESS]
                                           false alarms and power of each check over S seeds
+                                          (Dask: N local workers, or the cluster at ADDRESS)
   metatheory figures [--fresh [--full]]   figures, tables, macros -> paper/generated/ (from the
                                           committed results in paper/results/ unless --fresh)
   metatheory paper [--fresh [--full]]     the same, then build paper/main.pdf
@@ -11,8 +13,9 @@
                                           --full stores the run in paper/results/
   metatheory bound NAME --arg V ...       evaluate one calculator of metatheory.bounds
 
-Bad arguments give one line on stderr and exit code 2 (before any work starts); Ctrl-C
-gives one line and exit code 130.
+Long commands show a progress bar on a terminal (``--quiet``: one line per claim). Bad
+arguments give one line on stderr and exit code 2 (before any work starts); Ctrl-C gives one
+line and exit code 130, and the next run resumes from the cache.
 """
 
 from __future__ import annotations
@@ -117,17 +120,52 @@ def _unique_ids(cmd: str, ids) -> list[str]:
     return seen
 
 
+class _Progress:
+    """Progress of a long command on stderr: a tqdm bar (done, elapsed, ETA) when stdout and
+    stderr are terminals, otherwise (or ``quiet``) one line per finished claim."""
+
+    def __init__(self, total: int, *, unit: str = "claim", quiet: bool = False, desc: str = ""):
+        self.bar = None
+        if not quiet and sys.stderr.isatty() and sys.stdout.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit=unit, desc=desc, file=sys.stderr, leave=False,
+                            dynamic_ncols=True)  # fmt: skip
+
+    def step(self, n: int = 1, *, now: str = "", line: str = "") -> None:
+        """``n`` units done; ``now`` names what runs next (bar), ``line`` what finished."""
+        if self.bar is not None:
+            self.bar.update(n)
+            self.bar.set_postfix_str(now, refresh=True)
+        elif line:
+            print(line, file=sys.stderr, flush=True)
+
+    def note(self, text: str) -> None:
+        """A line that shows whether or not a bar is drawn (a worker that died, a failure)."""
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _run_claims(cids, preset, *, cache: bool, quiet: bool = False):
     cids = [claims.get(c).id for c in cids] if cids else claims.ids()
     out = []
-    for i, cid in enumerate(cids, 1):
-        if not quiet:
-            print(f"[{i}/{len(cids)}] {cid} ...", end="", file=sys.stderr, flush=True)
-        v = claims.run(cid, preset, cache_dir=CACHE if cache else None)
-        out.append(v)
-        if not quiet:
+    progress = _Progress(len(cids), quiet=quiet, desc=preset)
+    try:
+        for i, cid in enumerate(cids, 1):
+            if progress.bar is not None:
+                progress.bar.set_postfix_str(cid, refresh=True)
+            v = claims.run(cid, preset, cache_dir=CACHE if cache else None)
+            out.append(v)
             took = "cached" if getattr(v, "cached", False) else f"{v.seconds:.1f} s"
-            print(f" {v.verdict} ({took})", file=sys.stderr, flush=True)
+            progress.step(line=f"[{i}/{len(cids)}] {cid} {v.verdict} ({took})")
+    finally:
+        progress.close()
     return out
 
 
@@ -195,7 +233,8 @@ def cmd_verify(args) -> int:
     if args.cache:
         _check_cache("verify")
     args.ids = _unique_ids("verify", args.ids)
-    verdicts = _run_claims(args.ids, "full" if args.full else "quick", cache=args.cache)
+    preset = "full" if args.full else "quick"
+    verdicts = _run_claims(args.ids, preset, cache=args.cache, quiet=args.quiet)
     print(report.format_table(verdicts))
     if out is not None and not _write_json("verify", verdicts, out):
         return 1
@@ -213,19 +252,56 @@ def cmd_calibrate(args) -> int:
         raise _Usage(f"metatheory calibrate: --seeds must be >= 1, got {args.seeds}")
     if args.first_seed < 0:
         raise _Usage(f"metatheory calibrate: --first-seed must be >= 0, got {args.first_seed}")
+    if args.jobs < 1:
+        raise _Usage(f"metatheory calibrate: --jobs must be >= 1, got {args.jobs}")
+    if args.block < 1:
+        raise _Usage(f"metatheory calibrate: --block must be >= 1, got {args.block}")
     out = _out_path("calibrate", args.json)
     _check_cache("calibrate")
-    args.ids = _unique_ids("calibrate", args.ids)
-    rows = calibrate.calibrate(
-        args.ids,
-        seeds=args.seeds,
-        preset="full" if args.full else "quick",
-        cache_dir=CACHE,
-        json_path=out,
-        log=calibrate.stderr_log,
-        jobs=args.jobs,
-        first_seed=args.first_seed,
-    )
+    cids = _unique_ids("calibrate", args.ids) or claims.ids()
+    if args.jobs > 1 and args.scheduler is None:
+        # after Ctrl-C (os._exit) multiprocessing's resource tracker still removes the embedded
+        # cluster's semaphores; it need not say so on the terminal (it reads the -W options)
+        sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
+    preset = "full" if args.full else "quick"
+    n = {c: args.seeds or calibrate.default_seeds(c) for c in cids}
+    total = sum(len(calibrate.claim_tasks(c, preset, [0] * n[c], args.block)) for c in cids)
+    progress = _Progress(total, unit="task", quiet=args.quiet, desc="calibrate")
+    n_rows = [0]
+
+    def on_task(task, result):
+        progress.step(now=f"{n_rows[0]}/{len(cids)} claims")
+
+    def on_row(row):
+        n_rows[0] += 1
+        progress.step(0, now=f"{n_rows[0]}/{len(cids)} claims", line=calibrate.summary_line(row))
+
+    try:
+        rows = calibrate.calibrate(
+            cids,
+            seeds=args.seeds,
+            preset=preset,
+            cache_dir=CACHE,
+            json_path=out,
+            jobs=args.jobs,
+            scheduler=args.scheduler,
+            first_seed=args.first_seed,
+            block=args.block,
+            on_task=on_task,
+            on_row=on_row,
+            on_event=lambda line: progress.note(f"metatheory calibrate: {line}"),
+        )
+    except calibrate.TaskFailed as e:
+        progress.close()
+        print(f"metatheory calibrate: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # no scheduler at --scheduler, or one that went away
+        progress.close()
+        if args.scheduler is None:
+            raise
+        print(f"metatheory calibrate: --scheduler {args.scheduler}: {e}", file=sys.stderr)
+        return 1
+    progress.close()
     print(calibrate.format_table(rows))
     if out is not None:
         print(f"wrote {out}")
@@ -245,7 +321,9 @@ def _generate(args, *, build: bool, run: bool = False):
     preset = "full" if args.full else "quick"
     verdicts = []
     if run or getattr(args, "fresh", False):
-        verdicts = _run_claims(getattr(args, "ids", []), preset, cache=True)
+        verdicts = _run_claims(
+            getattr(args, "ids", []), preset, cache=True, quiet=getattr(args, "quiet", False)
+        )
         if args.full:
             report.store_results(verdicts, paper / report.RESULTS, "full")
             print(f"stored the run under {paper / report.RESULTS}")
@@ -547,6 +625,13 @@ def _strict(x):
     return x
 
 
+_QUIET = "no progress bar: one line per claim on stderr"
+
+
+def _default_jobs() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from metatheory import __version__
 
@@ -569,6 +654,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     v.add_argument("--full", action="store_true", help="paper-scale preset")
     v.add_argument("--cache", action="store_true", help=f"reuse finished runs in {CACHE}/")
+    v.add_argument("--quiet", action="store_true", help=_QUIET)
     v.set_defaults(_cmd=cmd_verify)
 
     c = sub.add_parser("calibrate", help="false alarms and power of the checks over many seeds")
@@ -593,10 +679,26 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--jobs",
         type=int,
-        choices=(1, 2),
-        default=1,
-        help="2: share the claims with a worker process (about half the wall time on 2 cores)",
+        default=_default_jobs(),
+        metavar="N",
+        help="worker processes of the embedded Dask LocalCluster (default: the CPU count, at "
+        "most 8); 1 runs every task in this process",
     )
+    c.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the tasks on the Dask cluster at ADDRESS (e.g. tcp://10.0.0.5:8786, started "
+        "with 'dask scheduler' and 'dask worker', or by dask-jobqueue) instead of a local one; "
+        f"the workers need this package and a shared {CACHE}/",
+    )
+    c.add_argument(
+        "--block",
+        type=int,
+        default=10,
+        metavar="B",
+        help="seeds per task (the grain of the work spread over workers; default 10)",
+    )
+    c.add_argument("--quiet", action="store_true", help=_QUIET)
     c.set_defaults(_cmd=cmd_calibrate)
 
     for name, fn, hlp in (
@@ -618,6 +720,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="paper-scale presets (reproduce --full stores the run under paper/results/)",
         )
         q.add_argument("--paper-dir", default="paper", metavar="DIR")
+        q.add_argument("--quiet", action="store_true", help=_QUIET)
         if name == "reproduce":
             q.add_argument("--json", default="ledger.json", metavar="PATH")
         q.set_defaults(_cmd=fn)
@@ -628,9 +731,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import metatheory_cli
     from metatheory.runtime import sync_cpu_dispatch
 
     sync_cpu_dispatch()
+    metatheory_cli.guard_writes()
     try:
         args = build_parser().parse_args(argv)
         for cid in getattr(args, "ids", None) or []:
@@ -659,4 +764,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    import metatheory_cli
+
+    metatheory_cli.install()
     sys.exit(main())

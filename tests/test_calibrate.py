@@ -1,11 +1,13 @@
 """Calibration: rates, intervals, resume from cache, and seeds sharded over forced host
 devices giving the same results as unsharded."""
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -93,7 +95,7 @@ def test_first_seed_takes_later_seeds(fake_stat_claim, tmp_path):
     later = calibrate.calibrate_claim("Z7", seeds=2, first_seed=2)
     assert later["first_seed"] == 2 and four["first_seed"] == 0
     runs = calibrate._runs("Z7", "quick", None, [claims.calibration_seed("Z7", i) for i in (2, 3)],
-                           tmp_path, lambda s: None)  # fmt: skip
+                           tmp_path)  # fmt: skip
     assert later["false_alarm"]["k"] == sum(r["verdict"] == "fails" for r in runs)
     with pytest.raises(ValueError, match="first_seed"):
         calibrate.calibrate_claim("Z7", seeds=2, first_seed=-1)
@@ -158,16 +160,56 @@ def test_caching_sets_and_restores_the_xla_cache(tmp_path):
         assert jax.config.jax_compilation_cache_dir == before
 
 
-def test_two_jobs_give_the_rows_of_one(tmp_path):
-    """``jobs=2`` shares the claims with a worker process; the rows are those of one process."""
-    one = calibrate.calibrate(["C2", "P2"], seeds=1, cache_dir=tmp_path / "a")
-    two = calibrate.calibrate(["C2", "P2"], seeds=1, cache_dir=tmp_path / "b", jobs=2)
-    assert {r["jobs"] for r in one} == {1} and {r["jobs"] for r in two} == {2}
-    assert all(r["started"] <= r["finished"] for r in one + two)
-    for r in one + two:
-        for k in ("seconds", "started", "finished", "jobs", "run"):
+def test_rows_resume_and_record_their_preset(fake_stat_claim, tmp_path):
+    """Rows stream into the JSON file with their preset and the check's source hash; a second
+    call with the same request keeps the row (no task runs), another seed count recomputes."""
+    p, ran = tmp_path / "c.json", []
+    (row,) = calibrate.calibrate(["Z7"], seeds=4, json_path=p, block=3,
+                                 on_task=lambda t, r: ran.append(t))  # fmt: skip
+    assert row["preset"] == "quick" and row["workers"] == ["local"] and row["jobs"] == 1
+    assert len(ran) == 1 + 3 * 2  # design, then 2 blocks (3 + 1 seeds) x (true + 2 mutants)
+    assert json.loads(p.read_text()) == [row]
+    again = calibrate.calibrate(["Z7"], seeds=4, json_path=p, on_task=lambda t, r: ran.append(t))
+    assert again == [row] and len(ran) == 7
+    calibrate.calibrate(["Z7"], seeds=2, json_path=p, on_task=lambda t, r: ran.append(t))
+    assert len(ran) > 7 and json.loads(p.read_text())[0]["seeds"] == 2
+
+
+def test_blocks_do_not_change_the_rows(fake_stat_claim):
+    """A seed's verdict depends on the claim, preset and seed only, not on how seeds are
+    split into tasks."""
+    one = calibrate.calibrate_claim("Z7", seeds=5, block=5)
+    two = calibrate.calibrate_claim("Z7", seeds=5, block=2)
+    for r in (one, two):
+        for k in ("seconds", "started", "finished"):
             del r[k]
     assert one == two
-    assert [r["id"] for r in two] == ["C2", "P2"]
-    with pytest.raises(ValueError, match="jobs must be 1 or 2"):
-        calibrate.calibrate(["C2"], jobs=3)
+    with pytest.raises(ValueError, match="block"):
+        calibrate.claim_tasks("Z7", "quick", [1, 2], block=0)
+
+
+def test_committed_rows_are_quick_rows():
+    """Every committed calibration row names the preset it ran at."""
+    path = Path(__file__).resolve().parents[1] / "paper" / "results" / "calibration.json"
+    rows = json.loads(path.read_text())
+    assert {r["id"] for r in rows} <= set(claims.ids())
+    assert all(r["preset"] in claims.PRESETS for r in rows)
+    with pytest.raises(ValueError, match="jobs"):
+        calibrate.calibrate(["C2"], jobs=0)
+
+
+def test_a_failing_task_is_one_line_and_no_row(fake_stat_claim, monkeypatch):
+    """A task that raises is tried twice, then reported in one line; the claim gets no row."""
+    calls = []
+
+    def broken(r):
+        calls.append(1)
+        raise ValueError("broken check\nsecond line")
+
+    monkeypatch.setitem(fake_stat_claim, "Z7", dataclasses.replace(fake_stat_claim["Z7"],
+                                                                   check=broken))  # fmt: skip
+    events = []
+    with pytest.raises(calibrate.TaskFailed, match="Z7"):
+        calibrate.calibrate(["Z7"], seeds=1, on_event=events.append)
+    assert len(events) == 4 and len(calls) == 8  # design, true, 2 mutants: each tried twice
+    assert all("\n" not in e and "ValueError: broken check" in e for e in events), events

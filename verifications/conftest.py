@@ -8,26 +8,25 @@ disk (``.metatheory-cache/``), so a mutant that cannot reach an experiment reuse
 result. The CLI shares the directory but not these results: the tests compile with other XLA
 flags (root ``conftest.py``), and the cache keys on them.
 
-Verdicts are computed by this process and one worker process (:class:`metatheory.pool.
-SharedRuns`): the worker takes the collected verification runs from the last one backwards
-while the tests run forwards, so on two cores the suite takes about half the wall time.
-``pytest --no-worker`` computes everything in this process (e.g. to debug a check).
+With pytest-xdist (``pytest`` runs ``-n auto --dist loadgroup``) each claim's tests form one
+``xdist_group``, so a claim's verdict and its mutants are computed once, on one worker, which
+reuses the true result for the mutants that cannot reach it; ``pytest -n 0`` runs everything
+in one process (e.g. to debug a check).
 
 Mutant runs recompile the code under test (JAX's caches are cleared; XLA's persistent cache
 under ``.metatheory-cache/xla`` returns the programs a mutant leaves unchanged, and the root
 ``conftest.py`` asks XLA for fast compiles). By default pytest runs every declared mutant at
-the quick preset (108 mutants of 28 claims: 6 min 50 s for the whole suite on two idle cores,
-11 min 50 s without the worker process); with ``--full`` the mutants are skipped unless
+the quick preset (108 mutants of 28 claims); with ``--full`` the mutants are skipped unless
 ``--mutants`` is given (``metatheory calibrate`` runs them all over many seeds:
 ``paper/results/calibration.json``).
 """
 
-import functools
+import re
 from pathlib import Path
 
 import pytest
 
-from metatheory import claims, experiments, pool
+from metatheory import claims, experiments
 
 
 def pytest_addoption(parser):
@@ -35,12 +34,34 @@ def pytest_addoption(parser):
     parser.addoption(
         "--mutants", action="store_true", help="with --full: also run every declared mutant"
     )
-    parser.addoption(
-        "--no-worker", action="store_true", help="compute verdicts in this process only"
-    )
+
+
+def _claims_of(item) -> list[str]:
+    """The claims whose verdicts a verification test asks for: its ``cid`` parameter, else
+    the claim ids its name starts with (``test_g6_g7_...``), else every claim of its family."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if "cid" in params:
+        return [claims.get(params["cid"]).id]
+    known = {c.lower(): c for c in claims.ids()}
+    named = []
+    for part in re.findall(r"[a-z]+\d+|[a-z]+", item.name.removeprefix("test_").split("[")[0]):
+        if part not in known:
+            break
+        named.append(known[part])
+    if named:
+        return named
+    family = item.path.stem.removeprefix("test_")
+    return [c for c in claims.ids() if claims.get(c).family == family]
 
 
 def pytest_collection_modifyitems(config, items):
+    """Group each claim's verification tests for ``--dist loadgroup`` (tests that name several
+    claims join the group of the first), and skip mutants under ``--full`` unless asked."""
+    for item in items:
+        if item.path.parent.name == "verifications" and "verdict" in item.fixturenames:
+            named = _claims_of(item)
+            if named:
+                item.add_marker(pytest.mark.xdist_group(named[0]))
     if not config.getoption("--full") or config.getoption("--mutants"):
         return
     skip = pytest.mark.skip(
@@ -52,67 +73,24 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-_POOL = pytest.StashKey()
 CACHE_DIR = Path(__file__).resolve().parent.parent / ".metatheory-cache"
-
-
-def _preset(config) -> str:
-    return "full" if config.getoption("--full") else "quick"
-
-
-def _runs(items) -> list[tuple[str, str | None]]:
-    """The claim runs the collected verification tests ask for, in test order: a test
-    parametrized by ``cid`` (and ``mutant``) names its run; any other test of
-    ``verifications/test_<family>.py`` may ask for the true verdict of each claim of that family."""
-    by_family = {}
-    for cid in claims.ids():
-        by_family.setdefault(claims.get(cid).family, []).append(cid)
-    runs = []
-    for item in items:
-        if item.get_closest_marker("skip") or item.path.parent.name != "verifications":
-            continue
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        if "cid" in params:
-            runs.append((params["cid"], params.get("mutant")))
-        else:
-            family = item.path.stem.removeprefix("test_")
-            runs.extend((cid, None) for cid in by_family.get(family, []))
-    return list(dict.fromkeys(runs))
-
-
-def pytest_collection_finish(session):
-    """Start the worker process as soon as the runs are known, so that it works while the
-    unit tests run."""
-    config = session.config
-    runs = _runs(session.items)
-    if len(runs) >= 2 and not config.getoption("--no-worker"):
-        fn = functools.partial(pool.verdict_of, _preset(config))
-        config.stash[_POOL] = pool.SharedRuns(runs, fn, cache_dir=CACHE_DIR)
-
-
-def pytest_unconfigure(config):
-    p = config.stash.get(_POOL, None)
-    if p is not None:
-        p.close()
 
 
 @pytest.fixture(scope="session")
 def preset(request):
-    return _preset(request.config)
+    return "full" if request.config.getoption("--full") else "quick"
 
 
 @pytest.fixture(scope="session")
-def verdict(request, preset):
-    """``verdict(id, mutant=None)``: the claim's verdict, computed once per session (here or
-    by the worker process)."""
+def verdict(preset):
+    """``verdict(id, mutant=None)``: the claim's verdict, computed once per worker process
+    (experiment results are also shared between workers through the disk cache)."""
     cache = {}
-    shared = request.config.stash.get(_POOL, None)
-    compute = shared.get if shared is not None else functools.partial(pool.verdict_of, preset)
     with experiments.caching(CACHE_DIR):
 
         def get(cid, mutant=None):
             if (cid, mutant) not in cache:
-                cache[cid, mutant] = compute(cid, mutant)
+                cache[cid, mutant] = claims.run(cid, preset, mutant=mutant)
             return cache[cid, mutant]
 
         yield get
