@@ -43,16 +43,20 @@ def test_closed_forms_finn_values():
 
 
 def test_finn_init_scale_and_shapes():
-    p = ex.finn_init(jax.random.key(0), (1, 40, 40, 1))
+    p = nets.finn_init(jax.random.key(0), (1, 40, 40, 1))
     assert [layer["w"].shape for layer in p] == [(1, 40), (40, 40), (40, 1)]
     w = np.concatenate([np.ravel(layer["w"]) for layer in p])
     assert np.all(np.abs(w) <= 0.02) and 0.007 < w.std() < 0.01  # truncated at 2 sigma
     assert all(float(jnp.abs(layer["b"]).max()) == 0.0 for layer in p)
+    with pytest.raises(ValueError, match="sizes"):
+        nets.finn_init(jax.random.key(0), (1,))
+    with pytest.raises(ValueError, match="std"):
+        nets.finn_init(jax.random.key(0), (1, 4, 1), std=0.0)
 
 
 def test_adapt_curves_match_manual_gradient_steps_and_repetition():
     key = jax.random.key(1)
-    p = ex.finn_init(key, (1, 8, 8, 1), std=0.5)
+    p = nets.finn_init(key, (1, 8, 8, 1), std=0.5)
     (xs, ys), (xq, yq) = sinusoid.sample_batch(key, 1, 5, 7)
     xs, ys, xq, yq = xs[0], ys[0], xq[0], yq[0]
     curves = ex.adapt_curves(p, xs, ys, xq, yq, alpha=0.01, n_steps=2)
@@ -64,7 +68,7 @@ def test_adapt_curves_match_manual_gradient_steps_and_repetition():
         g = jax.grad(nets.mse_loss)(manual, xs, ys)
         manual = jax.tree_util.tree_map(lambda a, b: a - 0.01 * b, manual, g)
     # the support set repeated twice: same loss, same gradient, same curve
-    sx, sy = ex._per_k((xs[None], ys[None]), (5, 10))  # K = 5 repeated to 10 points
+    sx, sy = ex.per_k((xs[None], ys[None]), (5, 10))  # K = 5 repeated to 10 points
     rx, ry = sx[0, 0], sy[0, 0]
     rep = ex.adapt_curves(p, rx, ry, xq, yq, alpha=0.01, n_steps=2)
     np.testing.assert_allclose(rep, curves, rtol=1e-5)
@@ -85,4 +89,4 @@ def test_crossed_bootstrap_means_and_pairing():
 
 def test_log_every_is_validated():
     with pytest.raises(ValueError, match="log_every"):
-        ex.benchmark_core(ex.SinusoidConfig(n_iters=250, log_every=100), jax.random.key(0))
+        ex.benchmark_core(ex.SinusoidBenchmarkConfig(n_iters=250, log_every=100), jax.random.key(0))
