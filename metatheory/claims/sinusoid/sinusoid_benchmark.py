@@ -354,8 +354,8 @@ def check_g9(r: ex.SinusoidBenchmarkResult) -> Verdict:
                 for s in CHECK_STEPS[1:]
                 if n_div[im, ik, s] > 0
             )
-            + " (seed × task), so no mean is stated there, although it beats the baseline on "
-            "most tasks; medians "
+            + " (seed × task), so no mean is stated there (the shares above compare it with the "
+            "baseline task by task); medians "
             + ", ".join(
                 f"K={k} s={s}: {numbers[f'mamlk{k}s{s}med']:.2f} vs "
                 f"{numbers[f'pretrainedk{k}s{s}med']:.2f}"
