@@ -66,11 +66,14 @@ def sharded_vs_single(
     ).strip()
     env["JAX_PLATFORMS"] = "cpu"
     mut = active_mutant()
-    arg = {
-        "config": asdict(config),
-        "seed": seed,
-        "mutant": None if mut is None else base64.b64encode(pickle.dumps(mut)).decode("ascii"),
-    }
+    try:
+        blob = None if mut is None else base64.b64encode(pickle.dumps(mut)).decode("ascii")
+    except (pickle.PicklingError, AttributeError, TypeError) as e:
+        raise TypeError(
+            f"mutant {mut.name!r} must be picklable (a module-level make function) to reach the "
+            "sharding subprocess"
+        ) from e
+    arg = {"config": asdict(config), "seed": seed, "mutant": blob}
     out = subprocess.run(
         [sys.executable, "-m", "metatheory.experiments.systems._shard_main", json.dumps(arg)],
         env=env,
