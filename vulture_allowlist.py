@@ -36,3 +36,6 @@ _.meta_losses
 _.exc  # pool.py (the module is being deleted)
 _._poison_jvp  # bounds/_validate.py: registered by @poison.defjvp
 _._negative_number_matcher  # cli.py: read by argparse to accept negative values
+_.pooled_hat  # claims/sinusoid: evidence fields read by verifications/test_sinusoid.py
+_.zero_hat
+_.identity_hat

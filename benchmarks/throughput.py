@@ -33,7 +33,6 @@ import jax.numpy as jnp
 import optax
 
 from metatheory import nets
-from metatheory.experiments.sinusoid import finn_init
 from metatheory.learners import make_meta_step
 from metatheory.tasks import sinusoid
 
@@ -70,7 +69,7 @@ def workload(method: str, mode: str = "fused", fuse: int = FUSE):
     if method not in METHODS or mode not in ("per-call", "fused"):
         raise ValueError(f"method must be in {METHODS} and mode in (per-call, fused)")
     key = jax.random.key(0)
-    params = finn_init(key, SIZES)
+    params = nets.finn_init(key, SIZES)
     step, opt = _step_fn(method)
     state = opt.init(params)
     s, q = sinusoid.sample_batch(jax.random.fold_in(key, 1), B * fuse, K, K)

@@ -13,8 +13,8 @@ function stored in a module global, default arguments) are not reached: call pub
 functions through their module globals at run time.
 
 This module imports nothing else from ``metatheory``: experiments ask it which mutant is
-active (:func:`active`), and a subprocess rebuilds the active mutant from
-:meth:`Mutant.portable`, without the claim registry.
+active (:func:`active`); a subprocess receives the active mutant pickled (its ``make`` a
+module-level function), without the claim registry.
 """
 
 from __future__ import annotations
@@ -61,29 +61,6 @@ class Mutant:
     @property
     def attr(self) -> str:
         return self.target.split(":")[1]
-
-    def portable(self) -> dict:
-        """``{"name", "description", "target", "make"}`` with ``make`` as ``"module:qualname"``,
-        from which :meth:`from_portable` rebuilds the mutant in another process; ``make`` must
-        be a module-level function."""
-        ref = f"{self.make.__module__}:{self.make.__qualname__}"
-        if "<" in ref:
-            raise ValueError(f"mutant {self.name}: make must be a module-level function, got {ref}")
-        return {
-            "name": self.name,
-            "description": self.description,
-            "target": self.target,
-            "make": ref,
-        }
-
-    @classmethod
-    def from_portable(cls, desc: dict) -> Mutant:
-        """The mutant described by :meth:`portable` (imports the module of its ``make``)."""
-        mod, qual = desc["make"].split(":")
-        make = importlib.import_module(mod)
-        for part in qual.split("."):
-            make = getattr(make, part)
-        return cls(desc["name"], desc["description"], desc["target"], make)
 
 
 def _patch_everywhere(orig, new, home: str) -> list[tuple]:

@@ -119,7 +119,7 @@ def test_linear_gaussian_lnp_is_affine_with_exact_likelihood():
     below it)."""
     from metatheory.experiments import neural_process as npx
 
-    c = npx.NP_PRESETS["quick"]
+    c = npx.NEURAL_PROCESSES_PRESETS["quick"]
     key = jax.random.key(11)
     p = npx.linear_gaussian_lnp(key, c)
     x, y, _ = gp.sample_tasks(jax.random.fold_in(key, 1), 1, 30, npx.FAMILY)
@@ -132,8 +132,8 @@ def test_linear_gaussian_lnp_is_affine_with_exact_likelihood():
     mid, _ = npl.lnp_decode(p, 0.5 * (z1 + z2), r, x)
     np.testing.assert_allclose(mid, 0.5 * (m1 + m2), atol=1e-4)
     np.testing.assert_allclose(s1, c.bound_sigma, rtol=1e-5)
-    q = npx._exact_bounds(p, x, y, ctx, ~ctx)
-    elbo, loglik, kl = npx._closed_forms(q, np.asarray(y), np.asarray(~ctx))
+    q = npx.exact_bounds(p, x, y, ctx, ~ctx)
+    elbo, loglik, kl = npx.closed_forms(q, np.asarray(y), np.asarray(~ctx))
     assert kl >= 0 and elbo < loglik
     est = npl.lnp_log_likelihood_is(p, jax.random.key(12), x, y, ctx, ~ctx, n_samples=8192)
     assert abs(float(est) - loglik) < 0.05 * (loglik - elbo) + 0.02

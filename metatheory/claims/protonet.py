@@ -9,7 +9,7 @@ import numpy as np
 import sympy as sp
 
 from metatheory import stats
-from metatheory.claims import Check, Verdict, claim
+from metatheory.claims import Check, Summary, Verdict, claim, fmt_num
 from metatheory.experiments import protonet as ex
 from metatheory.mutants import Mutant
 from metatheory.symbolic.protonet import test_value
@@ -44,9 +44,9 @@ per query above that of the Bayes posterior predictive given the support
 end of a paired interval (an equivalence test). By M1 a protonet with a linear embedding
 computes that predictive exactly, so the margin only absorbs optimization error; a probability
 off by ~1% on the true class costs 0.01 nats."""
-LEVEL = 1 - 5e-4
-"""Confidence level of every M3 interval, each used one-sided: 2.5e-4 false alarm per
-sub-check under the claim, 7.5e-4 for the three (claims.CLAIM_LEVEL)."""
+LEVEL = 5e-4
+"""Tail probability of every M3 interval, each used one-sided: 2.5e-4 false alarm per sub-check
+under the claim, 7.5e-4 for the three (claims.CLAIM_LEVEL)."""
 
 IDENTITY_TEST = ((1, 0), (0, 3), (1, 1))  # c0, c1, x of the test value
 
@@ -148,12 +148,14 @@ def _bregman_swapped() -> Mutant:
     latex=r"$\mathrm{softmax}_k(-\|f(x)-c_k\|^2) = \mathrm{softmax}_k(w_k^\top f(x) + b_k)$, "
     r"$w_k = 2c_k$, $b_k = -\|c_k\|^2$",
     source="Snell et al. 2017, Sec. 2.4",
+    evidence="identity",
+    cites=["snell2017prototypical"],
     experiment=ex.linear_equivalence,
-    presets=ex.LINEAR_PRESETS,
+    presets=ex.PROTONET_LINEAR_PRESETS,
     seed=82,
     mutants=[_bias_sign(), _weight_no_two(), _unsquared()],
 )
-def check_m1(r: ex.LinearResult) -> Verdict:
+def check_m1(r: ex.ProtonetLinearResult) -> Verdict:
     """Exact in float64: sympy's expansion, the test value through the learner's distance
     logits and through its linear head, and random MLP-embedded episodes."""
     exact = np.array([float(sp.N(p, 17)) for p in test_value(*IDENTITY_TEST)])
@@ -175,17 +177,20 @@ def check_m1(r: ex.LinearResult) -> Verdict:
                 f"p = ({r.p_test_dist[0]:.6f}, {r.p_test_dist[1]:.6f})",
                 f"exact ±{PROB_TOL:g}; quoted ±{QUOTED_TOL:g}",
             ),
-            Check(
+            Check.at_most(
                 "test value (linear head)",
-                err_lin <= PROB_TOL,
-                f"p = ({r.p_test_linear[0]:.6f}, {r.p_test_linear[1]:.6f})",
-                f"exact ±{PROB_TOL:g}",
+                err_lin,
+                PROB_TOL,
+                what=f"p = ({r.p_test_linear[0]:.6f}, {r.p_test_linear[1]:.6f}); |p − exact| ",
+                digits=2,
             ),
-            Check(
+            Check.at_most(
                 "episodes",
-                r.err_prob <= PROB_TOL and r.err_shift <= PROB_TOL,
-                f"max |Δp| {r.err_prob:.1e}, logit shift spread {r.err_shift:.1e}",
-                f"≤ {PROB_TOL:g}",
+                max(r.err_prob, r.err_shift),
+                PROB_TOL,
+                what=f"max |Δp| {fmt_num(r.err_prob, 2)}, logit shift spread "
+                f"{fmt_num(r.err_shift, 2)}; larger ",
+                digits=2,
             ),
             Check(
                 "control: b_k = +‖c_k‖²",
@@ -205,6 +210,9 @@ def check_m1(r: ex.LinearResult) -> Verdict:
             "control": r.err_control,
         },
         evidence=r,
+        summary=Summary.identity(
+            max(err_dist, err_lin, r.err_prob, r.err_shift), r.n_episodes, what="episodes"
+        ),
     )
 
 
@@ -218,12 +226,14 @@ def check_m1(r: ex.LinearResult) -> Verdict:
     "Itakura–Saito; for L1 the minimizer is the median.",
     latex=r"$\arg\min_\mu \sum_i D_\phi(x_i,\mu) = \frac1n\sum_i x_i$",
     source="Banerjee et al. 2005, Prop. 1; Snell et al. 2017, Sec. 2.3",
+    evidence="identity",
+    cites=["banerjee2005bregman", "snell2017prototypical"],
     experiment=ex.bregman_centres,
-    presets=ex.BREGMAN_PRESETS,
+    presets=ex.BREGMAN_MEAN_PRESETS,
     seed=83,
     mutants=[_bregman_swapped(), _prototype_median(), _prototype_sum()],
 )
-def check_m2(r: ex.BregmanResult) -> Verdict:
+def check_m2(r: ex.BregmanMeanResult) -> Verdict:
     """Exact: sympy's stationary points; float64 L-BFGS minimizers against the prototype of
     :func:`metatheory.learners.protonet.prototypes` (the centre a protonet uses)."""
     names = dict(zip(r.names, range(len(r.names)), strict=True))
@@ -236,18 +246,14 @@ def check_m2(r: ex.BregmanResult) -> Verdict:
                 f"max |stationary − mean| {np.max(r.symbolic_err):.1e}",
                 f"0; ≤ {SYM_TOL:g}",
             ),
-            Check(
+            Check.at_most(
                 "minimizer = prototype",
-                bool(np.all(r.err_min <= MIN_TOL)),
-                f"max rel. err {np.max(r.err_min):.1e} (3 divergences)",
-                f"≤ {MIN_TOL:g}",
+                np.max(r.err_min),
+                MIN_TOL,
+                what=f"max rel. err ({len(r.names)} divergences) ",
+                digits=2,
             ),
-            Check(
-                "gradient at prototype",
-                bool(np.all(r.grad_at_centre <= GRAD_TOL)),
-                f"{np.max(r.grad_at_centre):.1e}",
-                f"≤ {GRAD_TOL:g}",
-            ),
+            Check.at_most("gradient at prototype", np.max(r.grad_at_centre), GRAD_TOL, digits=2),
             Check(
                 "control: L1 (median) and Σ D(μ, x_i)",
                 r.l1_vs_median <= MIN_TOL
@@ -273,6 +279,11 @@ def check_m2(r: ex.BregmanResult) -> Verdict:
             "subgrad": r.l1_subgrad_at_centre,
         },
         evidence=r,
+        summary=Summary.identity(
+            float(np.max(r.err_min)),
+            r.n_datasets * len(r.names),
+            what="minimizations (data sets × divergences)",
+        ),
     )
 
 
@@ -288,14 +299,16 @@ def check_m2(r: ex.BregmanResult) -> Verdict:
     latex=r"$\mathrm{acc}(\text{net}) \ge \mathrm{acc}(\text{nearest centroid}) - 0.05$; "
     r"$\mathrm{CE}(\text{protonet}) \le \mathrm{CE}(\text{Bayes predictive}) + 0.01$",
     source="Snell et al. 2017; Vinyals et al. 2016",
+    evidence="bound",
+    cites=["snell2017prototypical", "vinyals2016matching"],
     experiment=ex.clusters_experiment,
-    presets=ex.CLUSTER_PRESETS,
+    presets=ex.PROTONET_CLUSTERS_PRESETS,
     seed=84,
     statistical=True,
     mutants=[_prototype_sum(), _unsquared()],
 )
-def check_m3(r: ex.ClusterResult) -> Verdict:
-    """Paired 99.95% intervals over held-out episodes (the trained networks fixed), each an
+def check_m3(r: ex.ProtonetClustersResult) -> Verdict:
+    """Paired intervals (tail LEVEL) over held-out episodes (the trained networks fixed), each an
     equivalence test against our stated margin: the accuracy difference to the nearest-centroid
     rule must exceed −ACC_MARGIN, the cross-entropy excess over the Bayes predictive must stay
     below NLL_MARGIN. Calibrated over 50 seeds, each training both networks afresh."""
@@ -308,57 +321,49 @@ def check_m3(r: ex.ClusterResult) -> Verdict:
     chance = 1.0 / r.n_way
     return Verdict.of(
         [
-            Check(
-                "protonet accuracy",
-                d["proto"].low > -ACC_MARGIN,
-                f"{ci['proto'].mean:.3f}; − centroid {d['proto']}",
-                f"paired {LEVEL:.2%} CI > −{ACC_MARGIN}",
-                level=(1 - LEVEL) / 2,
-            ),
-            Check(
-                "matching accuracy",
-                d["matching"].low > -ACC_MARGIN,
-                f"{ci['matching'].mean:.3f}; − centroid {d['matching']}",
-                f"paired {LEVEL:.2%} CI > −{ACC_MARGIN}",
-                level=(1 - LEVEL) / 2,
-            ),
-            Check(
-                "protonet cross-entropy",
-                excess.high < NLL_MARGIN,
-                f"excess over Bayes predictive {excess} nats",
-                f"paired {LEVEL:.2%} CI < {NLL_MARGIN}",
-                level=(1 - LEVEL) / 2,
-            ),
-            Check(
+            Check.ci_above("protonet accuracy", d["proto"], -ACC_MARGIN),
+            Check.ci_above("matching accuracy", d["matching"], -ACC_MARGIN),
+            Check.ci_below("protonet cross-entropy", excess, NLL_MARGIN),
+            Check.at_most(
                 "control: permuted support labels",
-                not d["control"].low > -ACC_MARGIN,
-                f"{ci['control']} (chance {chance:.2f})",
+                d["control"].low,
+                -ACC_MARGIN,
+                what=f"accuracy {ci['control']} (chance {chance:.2f}); − centroid, lower limit ",
                 control=True,
             ),
         ],
         predicted=f"accuracy ≥ nearest centroid − {ACC_MARGIN}; protonet CE ≤ Bayes + {NLL_MARGIN}",
         measured=f"proto {ci['proto']}, matching {ci['matching']}, centroid "
-        f"{ci['centroid'].mean:.3f}, Bayes {ci['bayes'].mean:.3f} ({len(r.acc['proto'])} "
-        f"episodes); CE excess {excess.mean:+.4f}",
+        f"{ci['centroid'].estimate:.3f}, Bayes {ci['bayes'].estimate:.3f} ({len(r.acc['proto'])} "
+        f"episodes); CE excess {excess.estimate:+.4f}",
         numbers={
-            "proto": ci["proto"].mean,
+            "proto": ci["proto"].estimate,
             "protolow": ci["proto"].low,
             "protohigh": ci["proto"].high,
-            "matching": ci["matching"].mean,
+            "matching": ci["matching"].estimate,
             "matchinglow": ci["matching"].low,
             "matchinghigh": ci["matching"].high,
-            "centroid": ci["centroid"].mean,
-            "bayes": ci["bayes"].mean,
-            "control": ci["control"].mean,
+            "centroid": ci["centroid"].estimate,
+            "bayes": ci["bayes"].estimate,
+            "control": ci["control"].estimate,
             "controlhigh": ci["control"].high,
-            "diffproto": d["proto"].mean,
+            "diffproto": d["proto"].estimate,
             "diffprotolow": d["proto"].low,
-            "diffmatching": d["matching"].mean,
+            "diffmatching": d["matching"].estimate,
             "diffmatchinglow": d["matching"].low,
-            "ceexcess": excess.mean,
+            "ceexcess": excess.estimate,
             "ceexcesshigh": excess.high,
             "cebayes": float(np.mean(r.nll["predictive"])),
             "tasks": len(r.acc["proto"]),
         },
         evidence=r,
+        summary=Summary.bound(
+            len(r.acc["proto"]),
+            max(
+                -d["proto"].low / ACC_MARGIN,
+                -d["matching"].low / ACC_MARGIN,
+                excess.high / NLL_MARGIN,
+            ),
+            what="held-out episodes (accuracy deficit ≤ 0.05, cross-entropy excess ≤ 0.01 nats)",
+        ),
     )

@@ -72,10 +72,10 @@ def render_m3(v, outdir):
         "matching",
         "control:\npermuted",
     ]
-    means = [r.ci[n].mean for n in names]
+    means = [r.ci[n].estimate for n in names]
     err = [
-        [r.ci[n].mean - r.ci[n].low for n in names],
-        [r.ci[n].high - r.ci[n].mean for n in names],
+        [r.ci[n].estimate - r.ci[n].low for n in names],
+        [r.ci[n].high - r.ci[n].estimate for n in names],
     ]
     ax.bar(lab, means, yerr=err, color=["0.6", "0.75", "C0", "C1", "C3"], capsize=3)
     ax.axhline(1.0 / r.n_way, color="k", ls=":", lw=0.8, label="chance")

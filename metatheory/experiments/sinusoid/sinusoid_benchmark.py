@@ -42,24 +42,29 @@ import optax
 
 from metatheory import nets
 from metatheory.experiments import vmappable
-from metatheory.learners import maml as maml_learner
+from metatheory.experiments.sinusoid._common import (
+    adapt_predictions,
+    crossed_bootstrap,
+    draw_counts,
+    evaluate,
+    per_k,
+    stack_models,
+)
 from metatheory.learners import train as train_learner
 from metatheory.tasks import sinusoid
 
 __all__ = [
-    "SinusoidConfig",
-    "QUICK",
-    "FULL",
-    "PRESETS",
-    "SinusoidResult",
+    "SinusoidBenchmarkConfig",
+    "SINUSOID_BENCHMARK_PRESETS",
+    "SinusoidBenchmarkResult",
     "benchmark",
-    "finn_init",
-    "adapt_curves",
+    "benchmark_core",
+    "benchmark_finish",
 ]
 
 
 @dataclass(frozen=True)
-class SinusoidConfig:
+class SinusoidBenchmarkConfig:
     n_seeds: int = 4  # independent training seeds per model
     k_train: int = 10  # Finn et al.: one model meta-trained with K = 10
     k_eval: tuple[int, ...] = (5, 10)  # test-time shots (Table 2 of App. C.1 is K = 5)
@@ -87,27 +92,28 @@ class SinusoidConfig:
     compare_published: bool = True  # judge the published K = 5 numbers (full scale only)
 
 
-QUICK = SinusoidConfig(
-    n_seeds=3,
-    k_train=5,
-    init_std=0.1,
-    n_iters=1500,
-    beta=0.003,
-    meta_batch=10,
-    extra_methods=(),
-    baseline_alphas=(0.002, 0.005, 0.01, 0.02),
-    n_val=50,
-    n_eval=200,
-    n_closed=2000,
-    n_query=25,
-    log_every=100,
-    n_boot=2000,
-    n_quad=501,
-    fast_compile=True,
-    compare_published=False,
-)
-FULL = SinusoidConfig()
-PRESETS = {"quick": QUICK, "full": FULL}
+SINUSOID_BENCHMARK_PRESETS = {
+    "quick": SinusoidBenchmarkConfig(
+        n_seeds=3,
+        k_train=5,
+        init_std=0.1,
+        n_iters=1500,
+        beta=0.003,
+        meta_batch=10,
+        extra_methods=(),
+        baseline_alphas=(0.002, 0.005, 0.01, 0.02),
+        n_val=50,
+        n_eval=200,
+        n_closed=2000,
+        n_query=25,
+        log_every=100,
+        n_boot=2000,
+        n_quad=501,
+        fast_compile=True,
+        compare_published=False,
+    ),
+    "full": SinusoidBenchmarkConfig(),
+}
 """The full preset is Finn et al.'s setting. The quick one (CI) trains for 1,500 meta-steps with
 three changes that make so short a run reliable on every seed: weights of scale 0.1 (from
 Finn's 0.01 init, some seeds are still on the initial plateau, predicting about zero, after
@@ -117,8 +123,8 @@ Adam ``beta = 3e-3`` with meta-batch 10."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class SinusoidResult:
-    config: SinusoidConfig
+class SinusoidBenchmarkResult:
+    config: SinusoidBenchmarkConfig
     models: tuple[str, ...]  # meta-learners, then "pretrained"
     mse: np.ndarray  # (n_models, n_seeds, nK, max_steps + 1, n_eval): query MSE per task
     boot: np.ndarray  # (n_models, nK, max_steps + 1, n_boot): crossed-bootstrap replicate means
@@ -144,48 +150,7 @@ class SinusoidResult:
     boot_counts: tuple | None = None  # (seed, task) draw counts of the crossed bootstrap
 
 
-def finn_init(key: jax.Array, sizes: tuple[int, ...], std: float = 0.01) -> list[dict]:
-    """Finn et al.'s initialization of the MLP: weights from a normal with standard deviation
-    ``std`` truncated at two standard deviations, zero biases (their ``construct_fc_weights``).
-    He-scaled weights give the loss a curvature at which ``alpha = 0.01`` diverges."""
-    keys = jax.random.split(key, len(sizes) - 1)
-    return [
-        {
-            "w": std * jax.random.truncated_normal(kk, -2.0, 2.0, (n_in, n_out), jnp.float32),
-            "b": jnp.zeros((n_out,), jnp.float32),
-        }
-        for kk, n_in, n_out in zip(keys, sizes[:-1], sizes[1:], strict=True)
-    ]
-
-
-def adapt_curves(params, x_s, y_s, x_q, y_q, *, alpha, n_steps: int):
-    """Query MSE of one task after ``0..n_steps`` gradient steps of size ``alpha`` on the
-    support set ``(x_s, y_s)``, each step one call of the learner's
-    :func:`~metatheory.learners.maml.inner_adapt`: shape ``(n_steps + 1,)``."""
-
-    def mse(p):
-        return jnp.mean((nets.apply(p, x_q) - y_q) ** 2)
-
-    def body(p, _):
-        p2 = maml_learner.inner_adapt(nets.mse_loss, p, (x_s, y_s), alpha=alpha, n_inner=1)
-        return p2, mse(p)
-
-    p_end, m = jax.lax.scan(body, params, None, length=n_steps)
-    return jnp.concatenate([m, mse(p_end)[None]])
-
-
-def _adapt_predictions(params, x_s, y_s, grid, *, alpha, n_steps: int):
-    """Predictions on ``grid`` after ``0..n_steps`` steps (for the figures)."""
-
-    def body(p, _):
-        p2 = maml_learner.inner_adapt(nets.mse_loss, p, (x_s, y_s), alpha=alpha, n_inner=1)
-        return p2, nets.apply(p, grid)[:, 0]
-
-    p_end, preds = jax.lax.scan(body, params, None, length=n_steps)
-    return jnp.concatenate([preds, nets.apply(p_end, grid)[None, :, 0]])
-
-
-def _train(config: SinusoidConfig, key, models: tuple[str, ...]):
+def _train(config: SinusoidBenchmarkConfig, key, models: tuple[str, ...]):
     """Train ``models`` from Finn's init on the same meta-batches, in one ``lax.scan``: the
     meta-learners (``maml``, ``fomaml``, ``reptile``) with
     :func:`~metatheory.learners.train.make_meta_step`, ``pretrained`` with Adam on the pooled
@@ -215,7 +180,7 @@ def _train(config: SinusoidConfig, key, models: tuple[str, ...]):
     }
     init = {}
     for j, m in enumerate(models):
-        p = finn_init(jax.random.fold_in(key, j), c.sizes, c.init_std)
+        p = nets.finn_init(jax.random.fold_in(key, j), c.sizes, c.init_std)
         init[m] = (p, opt.init(p))
 
     def body(carry, i):
@@ -232,27 +197,7 @@ def _train(config: SinusoidConfig, key, models: tuple[str, ...]):
     return {m: (final[m][0], losses[m].reshape(-1, c.log_every).mean(axis=1)) for m in models}
 
 
-def _evaluate(params, alpha, supp_x, supp_y, query_x, query_y, n_steps: int):
-    """``(n_tasks, n_steps + 1)`` query MSE curves of one model and step size."""
-    return jax.vmap(
-        lambda xs, ys, xq, yq: adapt_curves(params, xs, ys, xq, yq, alpha=alpha, n_steps=n_steps)
-    )(supp_x, supp_y, query_x, query_y)
-
-
-def _per_k(supp, k_eval):
-    """The support sets for every ``K`` of ``k_eval`` at one shape: the first ``K`` points
-    repeated ``max(k_eval) / K`` times, which leaves the mean-squared loss and its gradient
-    unchanged, so every ``K`` runs in one compiled program. ``(nK, n_tasks, max K, 1)``."""
-    kmax = max(k_eval)
-    return tuple(jnp.stack([a[:, np.arange(kmax) % k] for k in k_eval]) for a in supp)
-
-
-def _stack_models(params: dict, names) -> list[dict]:
-    """Parameters of several models stacked on a new leading axis, in the order ``names``."""
-    return jax.tree_util.tree_map(lambda *a: jnp.stack(a), *(params[m] for m in names))
-
-
-def _core(c: SinusoidConfig, key: jax.Array) -> dict:
+def _core(c: SinusoidBenchmarkConfig, key: jax.Array) -> dict:
     k_train, k_val, k_test, k_ex, k_sample, k_boot, k_closed = jax.random.split(key, 7)
     methods = ("maml", *c.extra_methods)
     models = (*methods, "pretrained")
@@ -271,7 +216,7 @@ def _core(c: SinusoidConfig, key: jax.Array) -> dict:
     alphas = jnp.asarray(c.baseline_alphas, jnp.float32)
     job_alpha = jnp.concatenate([jnp.full((n_m,), c.alpha, jnp.float32), alphas])
     both = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), val, test)
-    bx, by = _per_k(both[0], c.k_eval)
+    bx, by = per_k(both[0], c.k_eval)
 
     def jobs(seed_params):
         stack = [seed_params[m] for m in methods] + [seed_params["pretrained"]] * n_a
@@ -280,7 +225,7 @@ def _core(c: SinusoidConfig, key: jax.Array) -> dict:
     curves = jax.vmap(  # seeds
         lambda q: jax.vmap(  # jobs
             lambda p, a: jax.vmap(  # K
-                lambda x, y: _evaluate(p, a, x, y, *both[1], n_steps)
+                lambda x, y: evaluate(p, a, x, y, *both[1], n_steps)
             )(bx, by)
         )(q, job_alpha)
     )(jax.vmap(jobs)(params))  # (n_seeds, n_jobs, nK, n_val + n_eval, steps + 1)
@@ -301,16 +246,16 @@ def _core(c: SinusoidConfig, key: jax.Array) -> dict:
     grid = jnp.linspace(*fam.x_range, c.n_grid)[:, None]
     ex_amp, ex_phase = sinusoid.sample_tasks(k_ex, c.n_examples)
     ex_x, ex_y = sinusoid.sample_points(jax.random.fold_in(k_ex, 1), ex_amp, ex_phase, kmax)
-    ex_sx, ex_sy = _per_k((ex_x, ex_y), c.k_eval)
+    ex_sx, ex_sy = per_k((ex_x, ex_y), c.k_eval)
     first = jax.tree_util.tree_map(lambda a: a[0], params)
     ex_alpha = jnp.stack([jnp.full((n_k,), c.alpha)] * len(methods) + [pre_alpha[0, :, -1]])
     example = jax.vmap(  # models
         lambda p, al: jax.vmap(  # K
             lambda a, xs, ys: jax.vmap(  # examples
-                lambda x1, y1: _adapt_predictions(p, x1, y1, grid, alpha=a, n_steps=n_steps)
+                lambda x1, y1: adapt_predictions(p, x1, y1, grid, alpha=a, n_steps=n_steps)
             )(xs, ys)
         )(al, ex_sx, ex_sy)
-    )(_stack_models(first, models), ex_alpha)
+    )(stack_models(first, models), ex_alpha)
     s_amp, s_phase = sinusoid.sample_tasks(k_sample, 6)
     return {
         "mse": jnp.swapaxes(mse, -1, -2),  # (n_models, n_seeds, nK, steps + 1, n_eval)
@@ -330,15 +275,9 @@ def _core(c: SinusoidConfig, key: jax.Array) -> dict:
         "example": example,
         "s_amp": s_amp,
         "s_phase": s_phase,
-        "boot_seeds": _counts(jax.random.fold_in(k_boot, 0), c.n_boot, c.n_seeds),
-        "boot_tasks": _counts(jax.random.fold_in(k_boot, 1), c.n_boot, c.n_eval),
+        "boot_seeds": draw_counts(jax.random.fold_in(k_boot, 0), c.n_boot, c.n_seeds),
+        "boot_tasks": draw_counts(jax.random.fold_in(k_boot, 1), c.n_boot, c.n_eval),
     }
-
-
-def _counts(key, n_boot: int, n: int):
-    """How often each of ``n`` items is drawn in each of ``n_boot`` resamples with replacement."""
-    draws = jax.random.randint(key, (n_boot, n), 0, n)
-    return jax.vmap(lambda d: jnp.bincount(d, length=n))(draws).astype(jnp.int16)
 
 
 FAST_COMPILE = {"xla_backend_optimization_level": 1, "xla_cpu_use_fusion_emitters": False}
@@ -348,7 +287,7 @@ _core_fast = jax.jit(_core, static_argnums=0, compiler_options=FAST_COMPILE)
 _core_opt = jax.jit(_core, static_argnums=0)
 
 
-def benchmark_core(config: SinusoidConfig, key: jax.Array) -> dict:
+def benchmark_core(config: SinusoidBenchmarkConfig, key: jax.Array) -> dict:
     """Train every model for every training seed, tune the baseline's step on validation tasks,
     evaluate on the held-out tasks: one compiled program, pure JAX in ``key``. The quick
     preset compiles with :data:`FAST_COMPILE` where the backend knows those options."""
@@ -368,18 +307,7 @@ def benchmark_core(config: SinusoidConfig, key: jax.Array) -> dict:
     return _core_opt(c, key)
 
 
-def crossed_bootstrap(values, seed_counts, task_counts):
-    """Replicate means of ``values[..., n_seeds, n_tasks]`` under a crossed bootstrap: seeds and
-    tasks resampled independently with replacement (``*_counts``: ``(n_boot, n)`` draw counts),
-    the same resample for every leading index, so that differences of replicates are replicates
-    of paired differences. Returns ``values.shape[:-2] + (n_boot,)``."""
-    values = np.asarray(values, np.float64)
-    w_s = np.asarray(seed_counts, np.float64) / values.shape[-2]
-    w_t = np.asarray(task_counts, np.float64) / values.shape[-1]
-    return np.einsum("...sb,bs->...b", values @ w_t.T, w_s)
-
-
-def benchmark_finish(config: SinusoidConfig, out: dict) -> SinusoidResult:
+def benchmark_finish(config: SinusoidBenchmarkConfig, out: dict) -> SinusoidBenchmarkResult:
     c = config
     out = jax.tree_util.tree_map(np.asarray, out)
     models = ("maml", *c.extra_methods, "pretrained")
@@ -387,7 +315,7 @@ def benchmark_finish(config: SinusoidConfig, out: dict) -> SinusoidResult:
     # (n_models, n_seeds, nK, steps, n_eval) -> bootstrap over (seeds, tasks)
     with np.errstate(invalid="ignore", over="ignore"):  # a diverged adaptation stays inf/nan
         boot = crossed_bootstrap(np.moveaxis(mse, 1, 3), out["boot_seeds"], out["boot_tasks"])
-    return SinusoidResult(
+    return SinusoidBenchmarkResult(
         config=c,
         models=models,
         mse=mse,
