@@ -3,7 +3,7 @@ Amit–Meir meta-bound, the softened MAML posterior and learning the prior.
 
 Mutants patch the public calculators of :mod:`metatheory.bounds.pac_bayes` (the Amit–Meir
 terms, the Gaussian KL, the single-task bounds); each is a plausible bug or misreading of
-the published forms (Amit & Meir 2018, Thm 2; Maurer 2004; Pentina & Lampert 2014, Thm 2).
+the published forms (Amit & Meir 2018, Thm 2; Maurer 2004; Pentina & Lampert 2014, Thm 1).
 """
 
 from __future__ import annotations
@@ -250,7 +250,7 @@ _CONTROL_TARGET = {
     r"E_P KL(Q_i\|P) + \ln(2nm/\delta)}{2(m-1)}} + \sqrt{\frac{KL(\mathcal Q\|\mathcal P) + "
     r"\ln(2n/\delta)}{2(n-1)}}$",
     source="McAllester 1999; Maurer 2004, Thm 5; Amit & Meir 2018, Thm 2; "
-    "Pentina & Lampert 2014, Thm 2",
+    "Pentina & Lampert 2014, Thm 1 (ICML camera-ready)",
     experiment=ex.exactness,
     presets=ex.EXACT_PRESETS,
     seed=50,
