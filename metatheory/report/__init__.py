@@ -70,13 +70,30 @@ __all__ = [
 ]
 
 
+PAPER_DIR = Path(__file__).resolve().parents[2] / "paper"
+"""The repository's paper, whose sections say at what width each figure is included."""
+
+
 def savefig(fig, outdir: Path, name: str) -> Path:
-    """Save ``fig`` as ``<name>.pdf`` (for the paper) and ``<name>.png`` (for a quick look)."""
+    """Save ``fig`` as ``<name>.pdf`` (for the paper) and ``<name>.png`` (for a quick look),
+    with every legend text and tick label at least :data:`figures.MIN_PT` points at the width
+    the paper includes it (:func:`figures.make_legible`); the printed sizes are recorded in
+    ``outdir/figures.json``."""
+    from metatheory.report import figures
+
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    paper = outdir.parent if (outdir.parent / "sections").is_dir() else PAPER_DIR
+    fraction = figures.included_fractions(paper).get(name, figures.DEFAULT_FRACTION)
+    figures.make_legible(fig, fraction)
+    record = figures.font_record(fig, fraction)
     fig.savefig(outdir / f"{name}.pdf", bbox_inches="tight")
     fig.savefig(outdir / f"{name}.png", bbox_inches="tight", dpi=110)
     plt.close(fig)
+    index = outdir / "figures.json"
+    known = json.loads(index.read_text()) if index.exists() else {}
+    known[name] = record
+    index.write_text(json.dumps(known, indent=1, sort_keys=True) + "\n")
     return outdir / f"{name}.pdf"
 
 
@@ -95,6 +112,7 @@ def write_generated(verdicts, outdir: Path, full_rows=None, calibration_rows=Non
         "macros-full.tex",
         "calibration.tex",
         "calibration-macros.tex",
+        "figures.json",
     ):
         (outdir / stale).unlink(missing_ok=True)
     write_json(verdicts, outdir / "ledger.json")

@@ -32,8 +32,27 @@ COLORS = {
 }
 
 
+def _num(x: float) -> str:
+    return f"{x:.2f}" if 0.005 <= abs(x) < 1e3 else report.fmt(x, 2)
+
+
+def _cell(mean: float, lo: float, hi: float, div: float) -> str:
+    """One convention for every cell: the mean with its interval when the mean is finite,
+    :math:`\\infty` when some task's MSE is not, and the share of (seed, task) pairs whose
+    adaptation diverged (MSE above the check's threshold) wherever it is not zero."""
+    if np.isfinite(mean):
+        iv = f"[{_num(lo)}, {_num(hi)}]" if np.isfinite(hi) else ""
+        text = f"{_num(mean)} {{\\scriptsize{iv}"
+    else:
+        text = r"$\infty$ {\scriptsize"
+    if div > 0:
+        text += f"{'; ' if np.isfinite(mean) else ''}{report.fmt(100 * div, 2)}\\% div."
+    return text + "}"
+
+
 def latex_table(ev) -> str:
-    """Mean query MSE with 95% crossed-bootstrap intervals, per K, model and step count."""
+    """Mean query MSE with 95% crossed-bootstrap intervals, per K, model and step count; a
+    cell also gives the share of diverged adaptations where there are any (:func:`_cell`)."""
     r = ev.result
     steps = (0, *CHECK_STEPS)
     lines = [
@@ -48,11 +67,7 @@ def latex_table(ev) -> str:
             for s in steps:
                 mean, lo, hi = ev.curve[im, ik, s]
                 div = ev.diverged[im, ik, s]
-                cells.append(
-                    f"{mean:.2f} {{\\scriptsize[{lo:.2f}, {hi:.2f}]}}"
-                    if np.isfinite(hi) and div == 0
-                    else f"diverges ({100 * div:.2g}\\%)"
-                )
+                cells.append(_cell(mean, lo, hi, div))
             name = r"\textbf{MAML}" if m == "maml" else LABELS[m]
             lines.append(f"{k if im == 0 else ''} & {name} & " + " & ".join(cells) + r" \\")
         lines.append(r"\midrule")
@@ -168,7 +183,8 @@ def render_g9(v, outdir):
     alphas = np.asarray(r.config.baseline_alphas)
     for ik, ax in enumerate(axs):
         for s, col in zip(CHECK_STEPS, ("tab:orange", "tab:red", "darkred"), strict=True):
-            ax.plot(alphas, r.pre_grid[0, ik, :, s], "o-", color=col, ms=3, label=f"{s} steps")
+            lab = f"{s} step" + ("s" if s != 1 else "")
+            ax.plot(alphas, r.pre_grid[0, ik, :, s], "o-", color=col, ms=3, label=lab)
         ax.axhline(r.pre_grid[0, ik, 0, 0], color="0.5", ls=":", lw=1, label="no adaptation")
         ax.set_xscale("log")
         ax.set_title(f"pretrained, K = {ks[ik]}", fontsize=9)
