@@ -90,3 +90,46 @@ def test_generated_tex_has_no_python_number_formats():
             if not line.lstrip().startswith("%") and PYTHON_NUMBER.search(line):
                 bad.append(f"{f.name}:{i}: {line.strip()[:100]}")
     assert not bad, "\n".join(bad[:20])
+
+
+def test_every_figure_prints_legends_and_ticks_at_least_7pt(tmp_path):
+    """Render every figure from the committed results and read the printed sizes: the font
+    size in the saved figure times (width included in the paper) / (saved width)."""
+    from metatheory.report import figures
+
+    results = PAPER / report.RESULTS
+    if not (results / "evidence-full").exists():
+        pytest.skip("no committed paper-scale results")
+    out = tmp_path / "generated"
+    report.write_generated(report.load_results(results, "full"), out)
+    record = json.loads((out / "figures.json").read_text())
+    included = figures.included_fractions(PAPER)
+    assert set(included) <= set(record), f"not rendered: {set(included) - set(record)}"
+    small = {
+        name: r
+        for name, r in record.items()
+        if name in included
+        and any(
+            r[k] is not None and r[k] < figures.MIN_PT for k in ("min_tick_pt", "min_legend_pt")
+        )
+    }
+    assert not small, small
+    for name, frac in included.items():  # recorded at the width the paper uses
+        assert record[name]["fraction"] == pytest.approx(frac)
+
+
+def test_make_legible_raises_small_fonts_to_the_printed_minimum():
+    from metatheory.report import figures
+
+    fig, ax = report.plt.subplots(figsize=(12, 3))
+    ax.plot([1, 2], [3, 4], label="a line")
+    ax.legend(fontsize=5)
+    ax.tick_params(labelsize=5)
+    before = figures.font_record(fig, 0.5)
+    assert before["min_legend_pt"] < 3  # 5 pt at a scale of about 0.27
+    figures.make_legible(fig, 0.5)
+    after = figures.font_record(fig, 0.5)
+    assert after["min_legend_pt"] >= figures.MIN_PT and after["min_tick_pt"] >= figures.MIN_PT
+    with pytest.raises(ValueError, match="fraction"):
+        figures.make_legible(fig, 0.0)
+    report.plt.close(fig)
