@@ -120,8 +120,8 @@ def write_generated(verdicts, outdir: Path, full_rows=None, calibration_rows=Non
         latex_ledger_rows(
             ledger_rows(verdicts),
             caption="The ledger of the run this document was built from: each claim's "
-            "statement and source, what was predicted and measured, the tolerance and the "
-            "verdict.",
+            "statement and source, what was predicted, what each sub-check measured with its "
+            "tolerance in brackets, and the verdict.",
             label="tab:ledger",
         )
     )

@@ -170,7 +170,7 @@ def fmt(x, digits: int = 4) -> str:
     other values plain in :math:`[10^{-3}, 10^4)` with ``digits`` significant digits, else
     :math:`m\\times10^{e}`; never Python's ``1e+04``."""
     if isinstance(x, str):
-        return readable(x)
+        return readable(x, maths=False)
     if isinstance(x, bool):
         return "yes" if x else "no"
     x = float(x)
@@ -201,10 +201,30 @@ _IDENTIFIERS = {
 }
 
 
-def readable(s: str) -> str:
+_LETTER = "A-Za-zα-ωΑ-Ω"
+_MATH = re.compile(
+    rf"(?P<num>(?<![\w.])-?\d+(?:\.\d+)?[eE][+-]?\d+(?![\w.]))"
+    rf"|(?P<sub>(?<![A-Za-z0-9_])[{_LETTER}]_(?:\{{[^}}]*\}}|[A-Za-z0-9]+))"
+    rf"|(?P<sup>\^(?:\([^)]*\)|[A-Za-z0-9]+))"
+)
+
+
+def _in_math(s: str) -> str:
+    """Plain text as the body of a maths group (Greek letters without their ``$``)."""
+    return tex_escape(s).replace("$", " ").strip()
+
+
+def _number(text: str) -> str:
+    mant, exp = re.split("[eE]", text)
+    mant = "" if mant in ("1", "1.0") else mant
+    return r"\ensuremath{" + (mant + r"\times" if mant else "") + rf"10^{{{int(exp)}}}" + "}"
+
+
+def readable(s: str, maths: bool = True) -> str:
     """A check's plain-text string as LaTeX text: identifiers mapped to words (``rel_err_norm``
     to "relative error", ``True``/``False`` to yes/no), Python number formats (``3.0e-15``) to
-    :math:`3.0\\times10^{-15}`, everything else through :func:`tex_escape`."""
+    :math:`3.0\\times10^{-15}`, and with ``maths`` a subscript ``L_Q`` or a power ``^N``,
+    ``^(N-1)`` typeset as such; everything else through :func:`tex_escape`."""
     s = str(s)
     for k, v in _IDENTIFIERS.items():
         s = s.replace(k, v)
@@ -212,12 +232,22 @@ def readable(s: str) -> str:
     s = re.sub(r"\bFalse\b", "no", s)
     parts = []
     last = 0
-    for m in _NUMBER.finditer(s):
+    for m in _MATH.finditer(s):
+        kind = m.lastgroup
+        if kind != "num" and not maths:
+            continue
         parts.append(tex_escape(s[last : m.start()]))
-        mant, exp = m.group(1), int(m.group(2))
-        mant = mant if mant not in ("1", "1.0") else ""
-        body = (mant + r"\times" if mant else "") + rf"10^{{{exp}}}"
-        parts.append(r"\ensuremath{" + body.replace("-", "-", 1) + "}")
+        text = m.group()
+        if kind == "num":
+            parts.append(_number(text))
+        elif kind == "sub":
+            base, sub = text.split("_", 1)
+            sub = sub[1:-1] if sub.startswith("{") else sub
+            parts.append(rf"\ensuremath{{{_in_math(base)}_{{{_in_math(sub)}}}}}")
+        else:
+            body = text[1:]
+            body = body[1:-1] if body.startswith("(") else body
+            parts.append(rf"\ensuremath{{^{{{_in_math(body)}}}}}")
         last = m.end()
     parts.append(tex_escape(s[last:]))
     return "".join(parts)

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from metatheory import claims
-from metatheory.report._format import _P, _tex_breakable, tex_escape
+from metatheory.report._format import _P, _tex_breakable, readable, tex_escape
 
 COLUMNS = ("id", "statement", "predicted", "measured", "tolerance", "verdict", "seconds")
 
@@ -125,9 +125,40 @@ def _statement_tex(r: dict) -> str:
     return tex if tex.strip() else tex_escape(r.get("statement", ""))
 
 
-_LEDGER_COLS = (0.055, 0.28, 0.47, 0.12)
+_LEDGER_COLS = (0.05, 0.21, 0.58, 0.095)
 """Column widths (fractions of the line) of the ledger: id, source, evidence, verdict; with
 4pt column separation they fill 97.6% of the line."""
+
+
+def _check_name(name: str) -> str:
+    """A sub-check's name as words: a slug (``psd-bound-attained``) with its hyphens as spaces."""
+    name = str(name)
+    return name.replace("-", " ") if " " not in name else name
+
+
+def _evidence_tex(r: dict) -> str:
+    """What was predicted, then each sub-check with what it measured beside its own tolerance
+    (a row without ``checks`` gives the measured and tolerance strings as they are)."""
+    out = r"\emph{Predicted:} " + _tex_breakable(r.get("predicted", ""))
+    checks = r.get("checks") or []
+    if not checks:
+        return (
+            out
+            + r"\newline\emph{Measured:} "
+            + _tex_breakable(r.get("measured", ""))
+            + r"\newline\emph{Tolerance:} "
+            + _tex_breakable(r.get("tolerance", ""))
+        )
+    for k in checks:
+        name = _check_name(k.get("name", ""))
+        if k.get("control") and not name.lower().startswith("control"):
+            name = "control: " + name
+        line = r"\newline\emph{" + readable(name) + ":} " + _tex_breakable(k.get("measured", ""))
+        tol = str(k.get("tolerance") or "").strip()
+        if tol:
+            line += r" \,[" + _tex_breakable(tol) + "]"
+        out += line
+    return out
 
 
 def latex_ledger_rows(rows, caption: str | None = None, label: str | None = None) -> str:
@@ -149,7 +180,7 @@ def latex_ledger_rows(rows, caption: str | None = None, label: str | None = None
         lines.append(
             r"\caption{" + caption + "}" + (r"\label{" + label + "}" if label else "") + r"\\"
         )
-    head = r"ID & Source & Predicted, measured, tolerance & Verdict \\"
+    head = r"ID & Source & Predicted; each sub-check: measured [tolerance] & Verdict \\"
     lines += [r"\toprule", head, r"\midrule", r"\endfirsthead"]
     lines += [r"\toprule", head, r"\midrule", r"\endhead"]
     lines += [r"\bottomrule", r"\endfoot"]
@@ -160,14 +191,7 @@ def latex_ledger_rows(rows, caption: str | None = None, label: str | None = None
             + statement
             + r"} \\*"
         )
-        evidence = (
-            r"\emph{Predicted:} "
-            + _tex_breakable(r.get("predicted", ""))
-            + r"\newline\emph{Measured:} "
-            + _tex_breakable(r.get("measured", ""))
-            + r"\newline\emph{Tolerance:} "
-            + _tex_breakable(r.get("tolerance", ""))
-        )
+        evidence = _evidence_tex(r)
         verdict = _verdict_tex(r["verdict"])
         expected = r.get("expected")
         if expected and expected != r["verdict"]:
