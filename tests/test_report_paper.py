@@ -110,7 +110,8 @@ def test_every_figure_prints_legends_and_ticks_at_least_7pt(tmp_path):
         for name, r in record.items()
         if name in included
         and any(
-            r[k] is not None and r[k] < figures.MIN_PT for k in ("min_tick_pt", "min_legend_pt")
+            r.get(k) is not None and r[k] < figures.MIN_PT
+            for k in ("min_tick_pt", "min_legend_pt", "min_label_pt")
         )
     }
     assert not small, small

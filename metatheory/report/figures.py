@@ -1,4 +1,5 @@
-"""Legible figures: every legend text and tick label at least :data:`MIN_PT` points as printed.
+"""Legible figures: every legend text, tick label and label at least :data:`MIN_PT` points as
+printed.
 
 A figure is saved with a tight bounding box and included in the paper by ``\\mtfigure`` at a
 fraction of ``\\linewidth``; LaTeX scales it by (included width) / (saved width), and a font of
@@ -51,7 +52,8 @@ def included_fractions(paper_dir: Path) -> dict[str, float]:
 
 
 def _texts(fig):
-    """(kind, Text) for every visible, non-empty tick label and legend text of ``fig``."""
+    """(kind, Text) for every visible, non-empty tick label, legend text and label (axis
+    labels, titles, annotations) of ``fig``."""
     out = []
     for ax in fig.axes:
         if not ax.get_visible():
@@ -60,6 +62,12 @@ def _texts(fig):
             for t in axis.get_ticklabels(which="both"):
                 if t.get_visible() and t.get_text():
                     out.append(("tick", t))
+        for t in (ax.xaxis.label, ax.yaxis.label, ax.title, ax._left_title, ax._right_title):
+            if t.get_visible() and t.get_text():
+                out.append(("label", t))
+        out += [("label", t) for t in ax.texts if t.get_visible() and t.get_text()]
+    if fig._suptitle is not None and fig._suptitle.get_text():
+        out.append(("label", fig._suptitle))
     legends = [ax.get_legend() for ax in fig.axes] + list(fig.legends)
     for leg in legends:
         if leg is not None and leg.get_visible():
@@ -77,7 +85,7 @@ def saved_width_in(fig) -> float:
 
 
 def make_legible(fig, fraction: float, min_pt: float = MIN_PT) -> float:
-    """Raise every tick label and legend text of ``fig`` that would print below ``min_pt``
+    """Raise every tick label, legend text and label of ``fig`` that would print below ``min_pt``
     (the figure included at ``fraction`` of the line) to ``min_pt`` plus a margin; the tight
     box grows with the fonts, so this repeats until it holds. Returns the final scale."""
     if not 0 < fraction <= 1.5:
@@ -98,7 +106,7 @@ def font_record(fig, fraction: float) -> dict:
     the scale, and the smallest printed tick label and legend text (points; ``None`` if none)."""
     width = saved_width_in(fig)
     scale = fraction * LINEWIDTH_IN / width
-    sizes: dict[str, list[float]] = {"tick": [], "legend": []}
+    sizes: dict[str, list[float]] = {"tick": [], "legend": [], "label": []}
     for kind, t in _texts(fig):
         sizes[kind].append(t.get_fontsize() * scale)
     return {
@@ -107,4 +115,5 @@ def font_record(fig, fraction: float) -> dict:
         "scale": round(scale, 4),
         "min_tick_pt": round(min(sizes["tick"]), 3) if sizes["tick"] else None,
         "min_legend_pt": round(min(sizes["legend"]), 3) if sizes["legend"] else None,
+        "min_label_pt": round(min(sizes["label"]), 3) if sizes["label"] else None,
     }

@@ -122,7 +122,7 @@ def render_g8(v, outdir):
     bx.set_xticks([0, 1, 2], ["predict 0", "fixed α", "learned α"])
     bx.set_ylabel(f"post-adaptation MSE ({LEVEL:g} CI)")
     a = np.asarray(r.alpha_learned).ravel()
-    lo, hi = np.percentile(a, [1, 99])
+    lo, hi = np.percentile(a, [2.5, 97.5])
     lo, hi = min(lo, 0.0, r.alpha_fixed), max(hi, r.alpha_fixed)
     inside = (a >= lo) & (a <= hi)
     cx.hist(a[inside], bins=40, color="C1")

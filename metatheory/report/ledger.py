@@ -127,7 +127,7 @@ def _statement_tex(r: dict) -> str:
 
 _LEDGER_COLS = (0.05, 0.21, 0.58, 0.095)
 """Column widths (fractions of the line) of the ledger: id, source, evidence, verdict; with
-4pt column separation they fill 97.6% of the line."""
+4pt column separation they fill about 99% of the line."""
 
 
 def _check_name(name: str) -> str:
