@@ -39,7 +39,7 @@ def render_b2(v, outdir):
     fig, ax = report.plt.subplots(figsize=(5, 3.0))
     for m in models:
         ax.plot(r.checkpoints, r.closed[m], "o-", ms=3, color=_COLORS[m], label=_LABELS[m])
-    ax.axhline(GAP_FRACTION, color="0.5", ls="--", lw=0.8, label="stated gap (half-way)")
+    ax.axhline(GAP_FRACTION, color="0.5", ls="--", lw=0.8, label="half of the gap (criterion)")
     ax.axhline(0.0, color="0.5", ls=":", lw=0.8)
     ax.xaxis.set_major_locator(report.plt.MaxNLocator(6, integer=True))
     ax.set_xlim(0, 1.03 * max(r.checkpoints))
