@@ -134,3 +134,22 @@ def test_make_legible_raises_small_fonts_to_the_printed_minimum():
     with pytest.raises(ValueError, match="fraction"):
         figures.make_legible(fig, 0.0)
     report.plt.close(fig)
+
+
+def test_ledger_shows_evidence_kind_and_summary_when_declared():
+    row = {
+        "id": "C4",
+        "statement": "rate",
+        "predicted": "slope −1/2",
+        "measured": "slope -0.5025",
+        "tolerance": "CI ∋ −1/2",
+        "verdict": "holds",
+        "seconds": 1.0,
+        "checks": [
+            {"name": "rate-fit", "measured": "-0.5025 [-0.5164, -0.4887]", "tolerance": "∋ −1/2"}
+        ],
+    }
+    plain = report.latex_ledger_rows([row])
+    assert "Summary" not in plain and "(rate)" not in plain and r"\emph{rate fit:}" in plain
+    kinded = report.latex_ledger_rows([{**row, "evidence": "rate", "summary": "exponent -0.5025"}])
+    assert r"\emph{Summary:} exponent -0.5025" in kinded and "(rate)" in kinded

@@ -52,6 +52,13 @@ def ledger_rows(verdicts) -> list[dict]:
                 "numbers": {k: _jsonable(x) for k, x in v.numbers.items()},
             }
         )
+        # the claim's evidence kind and the verdict's summary, where the claim declares them
+        for key, value in (
+            ("evidence", getattr(c, "evidence", None)),
+            ("summary", getattr(v, "summary", None)),
+        ):
+            if value:
+                rows[-1][key] = str(value)
     return rows
 
 
@@ -140,6 +147,8 @@ def _evidence_tex(r: dict) -> str:
     """What was predicted, then each sub-check with what it measured beside its own tolerance
     (a row without ``checks`` gives the measured and tolerance strings as they are)."""
     out = r"\emph{Predicted:} " + _tex_breakable(r.get("predicted", ""))
+    if r.get("summary"):
+        out = r"\emph{Summary:} " + _tex_breakable(r["summary"]) + r"\newline" + out
     checks = r.get("checks") or []
     if not checks:
         return (
@@ -193,6 +202,8 @@ def latex_ledger_rows(rows, caption: str | None = None, label: str | None = None
         )
         evidence = _evidence_tex(r)
         verdict = _verdict_tex(r["verdict"])
+        if r.get("evidence"):
+            verdict += r"\newline(" + tex_escape(r["evidence"]) + ")"
         expected = r.get("expected")
         if expected and expected != r["verdict"]:
             verdict += r"\newline(expected " + _verdict_tex(expected) + ")"
