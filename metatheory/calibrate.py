@@ -96,16 +96,25 @@ class Task:
         return f"{self.cid}-{self.preset}-{self.mutant or 'true'}-seeds{lo}..{hi}"
 
 
-def claim_tasks(cid: str, preset: str, seeds: list[int], block: int = BLOCK) -> list[Task]:
+def claim_tasks(
+    cid: str, preset: str, seeds: list[int], block: int = BLOCK, mutant_seeds: int | None = None
+) -> list[Task]:
     """The tasks of one claim: its design run, then each block of ``block`` seeds under the
-    true code and under each mutant. The blocks depend on the seeds only."""
+    true code and under each mutant (on the first ``mutant_seeds`` seeds; default all). The
+    blocks depend on the seeds only."""
     if block < 1:
         raise ValueError(f"block must be >= 1, got {block!r}")
+    if mutant_seeds is not None and mutant_seeds < 1:
+        raise ValueError(f"mutant_seeds must be >= 1, got {mutant_seeds!r}")
     c = claims.get(cid)
-    blocks = [tuple(seeds[i : i + block]) for i in range(0, len(seeds), block)]
+
+    def blocks(s):
+        return [tuple(s[i : i + block]) for i in range(0, len(s), block)]
+
     tasks = [Task(c.id, preset, "design")]
-    for m in (None, *(m.name for m in c.mutants)):
-        tasks.extend(Task(c.id, preset, "runs", m, b) for b in blocks)
+    tasks.extend(Task(c.id, preset, "runs", None, b) for b in blocks(seeds))
+    for m in c.mutants:
+        tasks.extend(Task(c.id, preset, "runs", m.name, b) for b in blocks(seeds[:mutant_seeds]))
     return tasks
 
 
@@ -221,13 +230,13 @@ def _row(cid, preset, n, first_seed, results: dict[Task, dict]) -> dict:
     }
     for m in c.mutants:
         runs = records(m.name)
-        k = sum(r["verdict"] != expected for r in runs)
+        k, n_m = sum(r["verdict"] != expected for r in runs), len(runs)
         row["mutants"].append(
             {
                 "name": m.name,
                 "description": m.description,
                 "target": m.target,
-                "power": {"k": k, "n": n, "ci": _interval(k, n)},
+                "power": {"k": k, "n": n_m, "ci": _interval(k, n_m)},
                 "failed_subchecks": _tally(runs),
             }
         )
@@ -256,12 +265,15 @@ def calibrate_claim(
     cache_dir: Path | None = None,
     first_seed: int = 0,
     block: int = BLOCK,
+    mutant_seeds: int | None = None,
 ) -> dict:
     """False alarms and power of claim ``cid``'s check over ``seeds`` seeds from the
-    ``first_seed``-th calibration seed on, computed in this process (see module)."""
+    ``first_seed``-th calibration seed on (mutants on the first ``mutant_seeds``), computed in
+    this process (see module)."""
     seed_list = _seed_list(cid, seeds, first_seed)
     cache = None if cache_dir is None else str(cache_dir)
-    results = {t: run_task(t, cache) for t in claim_tasks(cid, preset, seed_list, block)}
+    todo = claim_tasks(cid, preset, seed_list, block, mutant_seeds)
+    results = {t: run_task(t, cache) for t in todo}
     return _row(cid, preset, len(seed_list), first_seed, results)
 
 
@@ -269,9 +281,12 @@ class TaskFailed(RuntimeError):
     """Tasks failed after their retry; the rows of the other claims were written."""
 
 
-def _same_request(row: dict, n: int, first_seed: int, preset: str, source: str) -> bool:
+def _same_request(
+    row: dict, n: int, first_seed: int, preset: str, source: str, n_mutant: int
+) -> bool:
+    powers = {m["power"]["n"] for m in row.get("mutants", [])} or {n_mutant}
     return (row.get("seeds"), row.get("first_seed", 0), row.get("preset", "quick"),
-            row.get("source")) == (n, first_seed, preset, source)  # fmt: skip
+            row.get("source"), powers) == (n, first_seed, preset, source, {n_mutant})  # fmt: skip
 
 
 def calibrate(
@@ -285,21 +300,23 @@ def calibrate(
     scheduler: str | None = None,
     first_seed: int = 0,
     block: int = BLOCK,
+    mutant_seeds: int | None = None,
     on_task: Callable[[Task, dict], None] | None = None,
     on_row: Callable[[dict], None] | None = None,
     on_event: Callable[[str], None] | None = None,
 ) -> list[dict]:
     """Calibrate each claim (default: all): its :func:`claim_tasks` run in this process
     (``jobs=1``), on an embedded ``LocalCluster`` of ``jobs`` worker processes, or on the Dask
-    cluster at ``scheduler``. Each claim's row is merged into ``json_path`` as soon as its
-    tasks are done, so a partial run leaves a valid file; a row already there for the same
-    seeds, preset and check source is kept, not recomputed. Rows record ``seconds`` (the
-    compute time of their tasks), ``started``/``finished`` (Unix seconds), ``jobs`` (worker
-    processes), ``run`` (the start of this call), the ``workers`` that ran their tasks and
-    ``source`` (the hash of the check's code). ``on_task(task, result)`` is called as each task
-    finishes, ``on_row(row)`` as each claim's row is complete, ``on_event(line)`` for a worker
-    that died or a task that failed. Raises :class:`TaskFailed` if a task failed after its
-    retry."""
+    cluster at ``scheduler``. Mutants run on the first ``mutant_seeds`` seeds (default: all
+    ``seeds``; power needs fewer runs than a false-alarm rate). Each claim's row is merged into
+    ``json_path`` as soon as its tasks are done, so a partial run leaves a valid file; a row
+    already there for the same seeds, preset and check source is kept, not recomputed. Rows
+    record ``seconds`` (the compute time of their tasks), ``started``/``finished`` (Unix
+    seconds), ``jobs`` (worker processes), ``run`` (the start of this call), the ``workers``
+    that ran their tasks and ``source`` (the hash of the check's code). ``on_task(task,
+    result)`` is called as each task finishes, ``on_row(row)`` as each claim's row is complete,
+    ``on_event(line)`` for a worker that died or a task that failed. Raises :class:`TaskFailed`
+    if a task failed after its retry."""
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs!r}")
     if preset not in claims.PRESETS:
@@ -310,9 +327,16 @@ def calibrate(
     old = _read_rows(json_path) if json_path is not None else {}
     seed_lists = {cid: _seed_list(cid, seeds, first_seed) for cid in cids}
     sources = {cid: experiments.source_hash(claims.get(cid).check.__module__) for cid in cids}
-    request = {cid: (len(seed_lists[cid]), first_seed, preset, sources[cid]) for cid in cids}
-    kept = {c: old[c] for c in cids if c in old and _same_request(old[c], *request[c])}
-    tasks = {cid: claim_tasks(cid, preset, seed_lists[cid], block) for cid in cids}
+    n_mut = {cid: min(len(seed_lists[cid]), mutant_seeds or len(seed_lists[cid])) for cid in cids}
+    request = {
+        cid: (len(seed_lists[cid]), first_seed, preset, sources[cid], n_mut[cid]) for cid in cids
+    }
+    kept = {
+        c: old[(c, preset)]
+        for c in cids
+        if (c, preset) in old and _same_request(old[(c, preset)], *request[c])
+    }
+    tasks = {cid: claim_tasks(cid, preset, seed_lists[cid], block, n_mut[cid]) for cid in cids}
     todo = [t for cid in cids if cid not in kept for t in tasks[cid]]
     results: dict[str, dict[Task, dict]] = {cid: {} for cid in cids}
     rows: dict[str, dict] = dict(kept)
@@ -421,23 +445,30 @@ def _on_cluster(todo, cache, jobs, scheduler, finish, on_event) -> None:
             cluster.close()
 
 
-def _read_rows(path) -> dict[str, dict]:
+def _key(row: dict) -> tuple[str, str]:
+    """A row's place in the file: its claim and preset (rows without a preset are quick)."""
+    return row["id"], row.get("preset", "quick")
+
+
+def _read_rows(path) -> dict[tuple[str, str], dict]:
     path = Path(path)
     if not path.exists():
         return {}
     try:
-        return {r["id"]: r for r in json.loads(path.read_text())}
+        return {_key(r): r for r in json.loads(path.read_text())}
     except (json.JSONDecodeError, KeyError, TypeError):
         return {}
 
 
 def write_json(rows, path: Path) -> None:
-    """Merge ``rows`` into the calibration file at ``path`` (by claim id, ledger order)."""
+    """Merge ``rows`` into the calibration file at ``path``: one row per claim and preset, in
+    ledger order, quick before full."""
     path = Path(path)
     old = _read_rows(path)
-    old.update({r["id"]: r for r in rows})
+    old.update({_key(r): r for r in rows})
     order = {cid: i for i, cid in enumerate(claims.ids())}
-    merged = sorted(old.values(), key=lambda r: order.get(r["id"], 999))
+    presets = {p: i for i, p in enumerate(claims.PRESETS)}
+    merged = sorted(old.values(), key=lambda r: (order.get(r["id"], 999), presets[_key(r)[1]]))
     _write_atomic(path, json.dumps(merged, indent=1) + "\n")
 
 

@@ -3,7 +3,7 @@
   metatheory list [--markdown | --json]   the claims, their statements and sources
   metatheory verify [ID ...] [--json P]   run checks, print the ledger, exit 0 iff all as expected
   metatheory calibrate [ID ...] [--seeds S] [--first-seed I] [--json P] [--full] [--jobs N]
-                      [--scheduler ADDRESS]
+                      [--scheduler ADDRESS] [--mutant-seeds K]
                                           false alarms and power of each check over S seeds
                                           (Dask: N local workers, or the cluster at ADDRESS)
   metatheory figures [--fresh [--full]]   figures, tables, macros -> paper/generated/ (from the
@@ -256,6 +256,8 @@ def cmd_calibrate(args) -> int:
         raise _Usage(f"metatheory calibrate: --jobs must be >= 1, got {args.jobs}")
     if args.block < 1:
         raise _Usage(f"metatheory calibrate: --block must be >= 1, got {args.block}")
+    if args.mutant_seeds is not None and args.mutant_seeds < 1:
+        raise _Usage(f"metatheory calibrate: --mutant-seeds must be >= 1, got {args.mutant_seeds}")
     out = _out_path("calibrate", args.json)
     _check_cache("calibrate")
     cids = _unique_ids("calibrate", args.ids) or claims.ids()
@@ -265,7 +267,10 @@ def cmd_calibrate(args) -> int:
         sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
     preset = "full" if args.full else "quick"
     n = {c: args.seeds or calibrate.default_seeds(c) for c in cids}
-    total = sum(len(calibrate.claim_tasks(c, preset, [0] * n[c], args.block)) for c in cids)
+    total = sum(
+        len(calibrate.claim_tasks(c, preset, [0] * n[c], args.block, args.mutant_seeds))
+        for c in cids
+    )
     progress = _Progress(total, unit="task", quiet=args.quiet, desc="calibrate")
     n_rows = [0]
 
@@ -287,6 +292,7 @@ def cmd_calibrate(args) -> int:
             scheduler=args.scheduler,
             first_seed=args.first_seed,
             block=args.block,
+            mutant_seeds=args.mutant_seeds,
             on_task=on_task,
             on_row=on_row,
             on_event=lambda line: progress.note(f"metatheory calibrate: {line}"),
@@ -671,8 +677,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         metavar="I",
-        help="start at the I-th calibration seed (fresh seeds for a check changed in view of "
-        "an earlier calibration; default 0)",
+        help="start at the I-th calibration seed (seeds a changed check has not seen; default 0)",
+    )
+    c.add_argument(
+        "--mutant-seeds",
+        type=int,
+        default=None,
+        metavar="K",
+        help="run each mutant on the first K of the seeds (default: all of them)",
     )
     c.add_argument("--json", metavar="PATH", help="merge the rows into this JSON file")
     c.add_argument("--full", action="store_true", help="paper-scale preset")

@@ -213,3 +213,26 @@ def test_a_failing_task_is_one_line_and_no_row(fake_stat_claim, monkeypatch):
         calibrate.calibrate(["Z7"], seeds=1, on_event=events.append)
     assert len(events) == 4 and len(calls) == 8  # design, true, 2 mutants: each tried twice
     assert all("\n" not in e and "ValueError: broken check" in e for e in events), events
+
+
+def test_rows_of_both_presets_share_one_file(tmp_path):
+    """A full-preset row is merged beside the quick row of the same claim, never over it."""
+    path = tmp_path / "calibration.json"
+    quick = {"id": "G1", "preset": "quick", "seeds": 10, "mutants": []}
+    full = {"id": "G1", "preset": "full", "seeds": 10, "mutants": []}
+    calibrate.write_json([quick], path)
+    calibrate.write_json([full], path)
+    calibrate.write_json([dict(quick, seeds=12)], path)
+    rows = json.loads(path.read_text())
+    assert [(r["preset"], r["seeds"]) for r in rows] == [("quick", 12), ("full", 10)]
+
+
+def test_mutants_run_on_the_first_seeds_only():
+    seeds = [claims.calibration_seed("G1", i) for i in range(10)]
+    tasks = calibrate.claim_tasks("G1", "quick", seeds, block=4, mutant_seeds=3)
+    true = [s for t in tasks if t.kind == "runs" and t.mutant is None for s in t.seeds]
+    assert true == seeds
+    for m in claims.mutant_names("G1"):
+        assert [s for t in tasks if t.mutant == m for s in t.seeds] == seeds[:3]
+    with pytest.raises(ValueError, match="mutant_seeds"):
+        calibrate.claim_tasks("G1", "quick", seeds, mutant_seeds=0)

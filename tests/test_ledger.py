@@ -142,7 +142,7 @@ def test_latex_writers_escape_and_format(fake_claims):
     tex = report.latex_ledger(vs)
     assert r"\verdict{holds}" in tex
     macros = report.latex_macros(vs)
-    assert r"mt@Z1.x\endcsname{\ensuremath{1.500\times 10^{-12}}}" in macros
+    assert r"mt@Z1.x\endcsname{\ensuremath{1.5\times10^{-12}}}" in macros
     assert r"a\_b" in macros
     assert report.tex_escape("α ≤ 1 & 50%") == r"$\alpha$ $\le$ 1 \& 50\%"
     assert report.fmt(0.25) == "0.25"

@@ -225,7 +225,8 @@ def _attained(bias, bound):
     "≤ (1−(1−αL)^N)G for constant PSD H (both attained on quadratics); O(α) at small α.",
     latex=r"$\|g_{\mathrm{MAML}}-g_{\mathrm{FO}}\| \le ((1+\alpha L)^N-1)\,G$; "
     r"$\le (1-(1-\alpha L)^N)\,G$ for constant $H\succeq 0$, $\alpha L\le 1$",
-    source="Finn et al. 2017, Sec. 5.2; Nichol et al. 2018",
+    source="Bound derived here for the first-order approximation of Finn et al. 2017, Sec. 5.2 "
+    "and Nichol et al. 2018",
     experiment=ex.fomaml_bias,
     presets=ex.BIAS_PRESETS,
     seed=40,

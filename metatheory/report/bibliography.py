@@ -42,7 +42,12 @@ CITES: dict[str, list[str]] = {
     "P5": ["amit2018meta", "pentina2014lifelong"],
     # neural processes
     "B1": ["rasmussen2006gp", "garnelo2018conditional"],
-    "B2": ["garnelo2018conditional", "garnelo2018neural", "kim2019attentive"],
+    "B2": [
+        "garnelo2018conditional",
+        "garnelo2018neural",
+        "kim2019attentive",
+        "burda2016importance",
+    ],
     # prototypes
     "M1": ["snell2017prototypical"],
     "M2": ["banerjee2005bregman", "snell2017prototypical"],
@@ -70,6 +75,7 @@ AUTHOR_YEAR: dict[str, tuple[str, str]] = {
     "garnelo2018conditional": ("Garnelo", "2018"),
     "garnelo2018neural": ("Garnelo", "2018"),
     "kim2019attentive": ("Kim", "2019"),
+    "burda2016importance": ("Burda", "2016"),
     "snell2017prototypical": ("Snell", "2017"),
     "vinyals2016matching": ("Vinyals", "2016"),
     "banerjee2005bregman": ("Banerjee", "2005"),

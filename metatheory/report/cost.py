@@ -76,7 +76,7 @@ def render_g5(v, outdir):
     ax.axhline(3, color="0.6", lw=0.6, ls="--")
     ax.set_xlabel("inner steps $N$")
     ax.set_ylabel("MAML / FOMAML")
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
     ax = axes[2]
     res = {k: r.units[k] - g5_model(r)["counts"][k] for k in ("maml", "fomaml")}
     ax.plot(n, res["maml"] / r.eps, "o-", label="MAML − $(3N+1)$")

@@ -7,6 +7,11 @@ import numpy as np
 from metatheory import report, stats
 from metatheory.claims.fomaml import LEVEL, bias_bounds, coefficient_errors
 
+DIVERGED_AL = 1e4
+"""On the sinusoid MLP, a measured alpha*L above this along the inner trajectory means the inner
+loop diverged (the Hessian norm grew by orders of magnitude from theta_0); such runs are counted
+in the legend of the G3 figure, not plotted."""
+
 
 def render_g3(v, outdir):
     from metatheory.symbolic.fomaml import latex_bounds
@@ -46,23 +51,31 @@ def render_g3(v, outdir):
     ax.legend(fontsize=7)
     ratio = r.mlp_bias / b["mlp"]
     x = r.mlp_alpha[None] * r.mlp_l
+    # an inner loop that diverged drives the Hessian norm along it, hence alpha*L, off any scale
+    diverged = x > DIVERGED_AL
     for i, n in enumerate(r.mlp_n_inner):
+        keep = ~diverged[i]
         bx.loglog(
-            x[i, :, :-1].ravel(),
-            ratio[i, :, :-1].ravel(),
+            x[i, :, :-1][keep[:, :-1]],
+            ratio[i, :, :-1][keep[:, :-1]],
             "o",
             ms=4,
             color=f"C{i}",
             label=f"N = {n}, α = u/‖H(θ₀)‖",
         )
+        nd = int(diverged[i, :, -1].sum())
+        extra = f"; {nd} diverged, not shown" if nd else ""
         bx.loglog(
-            x[i, :, -1],
-            ratio[i, :, -1],
+            x[i, :, -1][keep[:, -1]],
+            ratio[i, :, -1][keep[:, -1]],
             "x",
             ms=6,
             color=f"C{i}",
-            label=f"N = {n}, α = {r.finn_alpha:g} (Finn)",
+            label=f"N = {n}, α = {r.finn_alpha:g} (Finn){extra}",
         )
+    shown = ratio[~diverged & (ratio > 0)]
+    bx.set_ylim(10 ** np.floor(np.log10(shown.min())) / 3, 3)
+    bx.set_xlim(10 ** np.floor(np.log10(x[~diverged].min())), 3 * x[~diverged].max())
     bx.axhline(1, color="k", lw=0.8)
     bx.set_xlabel(r"$\alpha L$ (L measured along the inner trajectory)")
     bx.set_ylabel(r"$\|b\|$ / bound, sinusoid MLP")
@@ -108,9 +121,15 @@ def render_g8(v, outdir):
     bx.bar([0, 1, 2], means, yerr=errs, color=["grey", "C0", "C1"], capsize=6)
     bx.set_xticks([0, 1, 2], ["predict 0", "fixed α", "learned α"])
     bx.set_ylabel(f"post-adaptation MSE ({LEVEL:g} CI)")
-    cx.hist(r.alpha_learned, bins=40, color="C1")
+    a = np.asarray(r.alpha_learned).ravel()
+    lo, hi = np.percentile(a, [2.5, 97.5])
+    lo, hi = min(lo, 0.0, r.alpha_fixed), max(hi, r.alpha_fixed)
+    inside = (a >= lo) & (a <= hi)
+    cx.hist(a[inside], bins=40, color="C1")
     cx.axvline(r.alpha_fixed, color="C0", ls="--", label="initial / fixed α")
     cx.axvline(0, color="k", lw=0.8)
+    cx.set_xlim(lo, hi)
+    cx.set_title(f"{int((~inside).sum())} of {a.size} outside [{lo:.2f}, {hi:.2f}]", fontsize=9)
     cx.set_xlabel("learned per-parameter α")
     cx.set_ylabel("count")
     cx.legend(fontsize=7)

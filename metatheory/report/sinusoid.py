@@ -33,8 +33,27 @@ COLORS = {
 }
 
 
+def _num(x: float) -> str:
+    return f"{x:.2f}" if 0.005 <= abs(x) < 1e3 else report.fmt(x, 2)
+
+
+def _cell(mean: float, lo: float, hi: float, div: float) -> str:
+    """One convention for every cell: the mean with its interval when the mean is finite,
+    :math:`\\infty` when some task's MSE is not, and the share of (seed, task) pairs whose
+    adaptation diverged (MSE above the check's threshold) wherever it is not zero."""
+    if np.isfinite(mean):
+        iv = f"[{_num(lo)}, {_num(hi)}]" if np.isfinite(hi) else ""
+        text = f"{_num(mean)} {{\\scriptsize{iv}"
+    else:
+        text = r"$\infty$ {\scriptsize"
+    if div > 0:
+        text += f"{'; ' if np.isfinite(mean) else ''}{report.fmt(100 * div, 2)}\\% div."
+    return text + "}"
+
+
 def latex_table(ev) -> str:
-    """Mean query MSE with 95% crossed-bootstrap intervals, per K, model and step count."""
+    """Mean query MSE with 95% crossed-bootstrap intervals, per K, model and step count; a
+    cell also gives the share of diverged adaptations where there are any (:func:`_cell`)."""
     r = ev.result
     steps = (0, *CHECK_STEPS)
     lines = [
@@ -49,11 +68,7 @@ def latex_table(ev) -> str:
             for s in steps:
                 mean, lo, hi = ev.curve[im, ik, s]
                 div = ev.diverged[im, ik, s]
-                cells.append(
-                    f"{mean:.2f} {{\\scriptsize[{lo:.2f}, {hi:.2f}]}}"
-                    if np.isfinite(hi) and div == 0
-                    else f"diverges ({100 * div:.2g}\\%)"
-                )
+                cells.append(_cell(mean, lo, hi, div))
             name = r"\textbf{MAML}" if m == "maml" else LABELS[m]
             lines.append(f"{k if im == 0 else ''} & {name} & " + " & ".join(cells) + r" \\")
         lines.append(r"\midrule")
@@ -133,7 +148,9 @@ def render_g9(v, outdir):
     report.savefig(fig, outdir, "g9-metaloss")
 
     # MSE against test-time steps with crossed-bootstrap intervals
-    fig, axs = plt.subplots(1, len(ks), figsize=(3.8 * len(ks), 3), sharey=True)
+    fig, axs = plt.subplots(
+        1, len(ks), figsize=(3.8 * len(ks), 3.6), sharey=True, layout="constrained"
+    )
     axs = np.atleast_1d(axs)
     steps = np.arange(ev.curve.shape[2])
     for ik, ax in enumerate(axs):
@@ -145,14 +162,14 @@ def render_g9(v, outdir):
             ax.fill_between(steps[ok], lo[ok], hi[ok], color=COLORS[m], alpha=0.2)
             if not ok.all():
                 ax.plot(steps, ev.median[im, ik], ":", color=COLORS[m], lw=1,
-                        label=f"{LABELS[m]}, median (mean diverges)")  # fmt: skip
+                        label=f"{LABELS[m]}, median (some tasks diverged)")  # fmt: skip
         if ks[ik] == PUBLISHED_K:
             ax.plot(CHECK_STEPS, PUBLISHED_MAML, "k*", ms=7, label="published MAML")
             ax.plot(CHECK_STEPS, PUBLISHED_PRETRAINED, "kx", ms=6, label="published pretrained")
         ax.set_yscale("log")
         ax.set_title(f"K = {ks[ik]}", fontsize=9)
         ax.set_xlabel("test-time gradient steps")
-        ax.set_xticks(steps)
+        ax.set_xticks(steps[::2])
     axs[0].set_ylabel(f"query MSE ({CURVE_LEVEL:.0%} bootstrap CI)")
     handles, labels = [], []
     for ax in axs:
@@ -160,7 +177,7 @@ def render_g9(v, outdir):
             if lbl not in labels:
                 handles.append(h)
                 labels.append(lbl)
-    fig.legend(handles, labels, fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.06))
+    fig.legend(handles, labels, fontsize=7, ncol=2, loc="outside lower center")
     report.savefig(fig, outdir, "g9-mse-steps")
 
     # the baseline's test MSE against its step size (seed 0): why it is tuned
@@ -169,7 +186,8 @@ def render_g9(v, outdir):
     alphas = np.asarray(r.config.baseline_alphas)
     for ik, ax in enumerate(axs):
         for s, col in zip(CHECK_STEPS, ("tab:orange", "tab:red", "darkred"), strict=True):
-            ax.plot(alphas, r.pre_grid[0, ik, :, s], "o-", color=col, ms=3, label=f"{s} steps")
+            lab = f"{s} step" + ("s" if s != 1 else "")
+            ax.plot(alphas, r.pre_grid[0, ik, :, s], "o-", color=col, ms=3, label=lab)
         ax.axhline(r.pre_grid[0, ik, 0, 0], color="0.5", ls=":", lw=1, label="no adaptation")
         ax.set_xscale("log")
         ax.set_title(f"pretrained, K = {ks[ik]}", fontsize=9)

@@ -95,7 +95,12 @@ def _gap(nll, r):
     r"\mathrm{NLL}_{\text{GP}}} \ge \tfrac12$",
     source="Garnelo et al. 2018a,b; Kim et al. 2019; Burda et al. 2016",
     evidence="comparison",
-    cites=["garnelo2018conditional", "garnelo2018neural", "kim2019attentive"],
+    cites=[
+        "garnelo2018conditional",
+        "garnelo2018neural",
+        "kim2019attentive",
+        "burda2016importance",
+    ],
     experiment=ex.neural_processes,
     presets=ex.NEURAL_PROCESSES_PRESETS,
     seed=81,

@@ -1,6 +1,6 @@
 """The PAC-Bayes mutants: plausible bugs or misreadings of the public calculators of
 :mod:`metatheory.bounds.pac_bayes` (the Amit–Meir terms, the Gaussian KL, the single-task bounds;
-Amit & Meir 2018, Thm 2; Maurer 2004; Pentina & Lampert 2014, Thm 2) and of the threshold
+Amit & Meir 2018, Thm 2; Maurer 2004; Pentina & Lampert 2014, Thm 1) and of the threshold
 environment's closed-form transfer risk."""
 
 from __future__ import annotations

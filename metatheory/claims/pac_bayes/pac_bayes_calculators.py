@@ -1,6 +1,6 @@
 """Ledger row P1 ``pac_bayes_calculators``: the PAC-Bayes calculators equal their derivations
 and the published forms (McAllester 1999; Maurer 2004, Thm 5; Amit & Meir 2018, Thm 2;
-Pentina & Lampert 2014, Thm 2)."""
+Pentina & Lampert 2014, Thm 1)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ _CONTROL_TARGET = {
     r"E_P KL(Q_i\|P) + \ln(2nm/\delta)}{2(m-1)}} + \sqrt{\frac{KL(\mathcal Q\|\mathcal P) + "
     r"\ln(2n/\delta)}{2(n-1)}}$",
     source="McAllester 1999; Maurer 2004, Thm 5; Amit & Meir 2018, Thm 2; "
-    "Pentina & Lampert 2014, Thm 2",
+    "Pentina & Lampert 2014, Thm 1 (ICML camera-ready)",
     evidence="identity",
     cites=["mcallester1999averaging", "maurer2004note", "amit2018meta", "pentina2014lifelong"],
     experiment=ex.exactness,
