@@ -393,7 +393,10 @@ def claim(
     def deco(fn):
         if id in REGISTRY:
             raise ValueError(f"claim {id} registered twice")
-        family = fn.__module__.rsplit(".", 1)[-1]
+        # the family stem: claims/<stem>.py, or a module of the package claims/<stem>/
+        mod = fn.__module__
+        inside = mod.startswith(f"{__name__}.")
+        family = mod[len(__name__) + 1 :].split(".")[0] if inside else mod.rsplit(".", 1)[-1]
         REGISTRY[id] = Claim(
             id=id,
             name=name,
@@ -422,9 +425,9 @@ _loaded = False
 def _load() -> None:
     global _loaded
     if not _loaded:
-        for mod in pkgutil.iter_modules(__path__):
-            if not mod.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{mod.name}")
+        for mod in pkgutil.walk_packages(__path__, f"{__name__}."):
+            if not any(part.startswith("_") for part in mod.name.split(".")):
+                importlib.import_module(mod.name)
         _loaded = True
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from metatheory import report, stats
-from metatheory.claims.fomaml import LEVEL, bias_bounds, coefficient_errors
+from metatheory.claims.fomaml.fomaml_bias import bias_bounds
+from metatheory.claims.fomaml.learned_step_sizes import LEVEL
+from metatheory.claims.fomaml.reptile_expected_update import coefficient_errors
 
 
 def render_g3(v, outdir):
@@ -103,11 +105,11 @@ def render_g8(v, outdir):
     ax.set_ylabel("meta-batch query MSE")
     ax.legend(fontsize=7)
     cis = [stats.mean_ci(x, level=LEVEL) for x in (r.mse_zero, r.mse_fixed, r.mse_learned)]
-    means = [c.mean for c in cis]
+    means = [c.estimate for c in cis]
     errs = np.array([[c.mean - c.low for c in cis], [c.high - c.mean for c in cis]])
     bx.bar([0, 1, 2], means, yerr=errs, color=["grey", "C0", "C1"], capsize=6)
     bx.set_xticks([0, 1, 2], ["predict 0", "fixed α", "learned α"])
-    bx.set_ylabel(f"post-adaptation MSE ({LEVEL:g} CI)")
+    bx.set_ylabel(f"post-adaptation MSE ({1 - LEVEL:g} CI)")
     cx.hist(r.alpha_learned, bins=40, color="C1")
     cx.axvline(r.alpha_fixed, color="C0", ls="--", label="initial / fixed α")
     cx.axvline(0, color="k", lw=0.8)
