@@ -6,7 +6,6 @@ import sympy as sp
 
 from metatheory.bounds.imaml import cg_error_bound, imaml_condition_number
 from metatheory.claims import get, mutant_pairs
-from metatheory.claims.cost import FLAT_FRAC
 from metatheory.claims.imaml import (
     CG_EXACT_TOL,
     CG_SLACK,
@@ -18,6 +17,7 @@ from metatheory.claims.imaml import (
     cg_bound_ratios,
     local_rate,
 )
+from metatheory.experiments._compiled import FLAT_FRAC
 from metatheory.symbolic import imaml as sym
 
 

@@ -16,6 +16,7 @@ from metatheory.tasks import sinusoid
 __all__ = [
     "MemoryConfig",
     "MEMORY_SEED",
+    "FLAT_FRAC",
     "PolyFit",
     "polyfit",
     "compiled_stats",
@@ -27,6 +28,12 @@ MEMORY_SEED = 6
 """G6's ledger seed. G7 reads iMAML's memory from the sweep that G6 measures (the same
 ``imaml_memory(config, jax.random.key(MEMORY_SEED))``, so the experiment cache compiles it
 once for both claims). Compiled memory depends only on the shapes, which the key draws."""
+
+FLAT_FRAC = 0.05
+"""iMAML flat in N (the memory sub-check of G6 and of G7): compiled temp memory grows by at
+most 5% of one copy of the task batch's parameters per inner step. Storing the trajectory
+costs at least one such copy per step (the reverse sweep needs θ_j to form H_j v); iMAML's
+program, compiled once per N, keeps nothing per step (slope 0 to rounding at both presets)."""
 
 
 @dataclass(frozen=True)
