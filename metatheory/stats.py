@@ -12,10 +12,8 @@ from scipy import stats as _st
 
 __all__ = [
     "Interval",
-    "SlopeFit",
     "loglog_slope",
     "linear_fit",
-    "MeanCI",
     "mean_ci",
     "welch_ci",
     "ratio_ci",
@@ -25,14 +23,11 @@ __all__ = [
 
 
 def _levels(level: float) -> tuple[float, float]:
-    """``(tail, coverage)`` of a tail probability ``level`` in (0, 1/2).
-
-    A value in (1/2, 1) is read as a coverage (the older convention) until every caller
-    passes the tail probability."""
-    if not 0.0 < level < 1.0 or level == 0.5:
+    """``(tail, coverage)`` of a tail probability ``level`` in (0, 1/2): an interval of level
+    1e-3 misses the true value with probability 1e-3 (coverage 0.999)."""
+    if not 0.0 < level < 0.5:
         raise ValueError(f"level must be a tail probability in (0, 1/2), got {level!r}")
-    level = float(level)
-    return (1.0 - level, level) if level > 0.5 else (level, 1.0 - level)
+    return float(level), 1.0 - float(level)
 
 
 @dataclass(frozen=True)
@@ -62,30 +57,20 @@ class Interval:
         """Coverage ``1 − level``."""
         return 1.0 - self.level
 
-    # read-only aliases kept while callers move to ``estimate``/``low``/``high``
-    mean = property(lambda self: self.estimate)
-    slope = property(lambda self: self.estimate)
-    ci_low = property(lambda self: self.low)
-    ci_high = property(lambda self: self.high)
-
     def __str__(self) -> str:
         return f"{self.estimate:.4g} [{self.low:.4g}, {self.high:.4g}]"
 
 
-SlopeFit = MeanCI = Interval
-"""Former names of :class:`Interval` (kept for stored evidence until it is rewritten)."""
-
-
 def linear_fit(x, y, *, level: float = 0.05) -> Interval:
     """Ordinary least squares with a Student-t interval on the slope (``n - 2`` dof)."""
-    tail, level = _levels(level)
+    tail, cov = _levels(level)
     x, y = np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
     if x.shape != y.shape or x.size < 3:
         raise ValueError(f"x and y must have equal length >= 3, got {x.size} and {y.size}")
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise ValueError("x and y must be finite")
     res = _st.linregress(x, y)
-    t = _st.t.ppf(0.5 + level / 2, x.size - 2)
+    t = _st.t.ppf(0.5 + cov / 2, x.size - 2)
     return Interval(
         estimate=float(res.slope),
         low=float(res.slope - t * res.stderr),
@@ -108,7 +93,7 @@ def loglog_slope(x, y, *, level: float = 0.05) -> Interval:
 def mean_ci(samples, *, level: float = 0.05) -> Interval:
     """Student-t confidence interval of the mean of iid ``samples``; with an infinite or NaN
     sample the mean is ``inf``/``-inf``/NaN and the interval collapses to it (no warning)."""
-    tail, level = _levels(level)
+    tail, cov = _levels(level)
     s = np.asarray(samples, dtype=np.float64).ravel()
     if s.size < 2:
         raise ValueError(f"need at least 2 samples, got {s.size}")
@@ -119,21 +104,21 @@ def mean_ci(samples, *, level: float = 0.05) -> Interval:
             m = float(s.mean())
         return Interval(m, m, m, tail, int(s.size))
     m = float(s.mean())
-    half = float(_st.t.ppf(0.5 + level / 2, s.size - 1) * s.std(ddof=1) / np.sqrt(s.size))
+    half = float(_st.t.ppf(0.5 + cov / 2, s.size - 1) * s.std(ddof=1) / np.sqrt(s.size))
     return Interval(m, m - half, m + half, tail, int(s.size))
 
 
 def welch_ci(a, b, *, level: float = 0.05) -> Interval:
     """Welch interval of ``mean(a) − mean(b)`` for two independent iid samples (t with the
     Welch–Satterthwaite degrees of freedom)."""
-    tail, level = _levels(level)
+    tail, cov = _levels(level)
     a, b = (np.asarray(v, dtype=np.float64).ravel() for v in (a, b))
     if a.size < 2 or b.size < 2:
         raise ValueError(f"need at least 2 samples each, got {a.size} and {b.size}")
     va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
     df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
     m = float(a.mean() - b.mean())
-    half = float(_st.t.ppf(0.5 + level / 2, df) * np.sqrt(va + vb))
+    half = float(_st.t.ppf(0.5 + cov / 2, df) * np.sqrt(va + vb))
     return Interval(m, m - half, m + half, tail, int(a.size + b.size))
 
 
@@ -141,14 +126,14 @@ def ratio_ci(x, y, *, level: float = 0.05) -> Interval:
     """Least-squares slope of ``y = b x`` through the origin, ``b = Σxy / Σx²``, with its
     t-interval (``n − 1`` degrees of freedom): the share of ``x`` that ``y`` recovers when the
     pairs ``(x_i, y_i)`` are iid and the residuals homoscedastic."""
-    tail, level = _levels(level)
+    tail, cov = _levels(level)
     x, y = (np.asarray(v, dtype=np.float64).ravel() for v in (x, y))
     if x.size < 2 or x.size != y.size:
         raise ValueError(f"need two samples of equal size >= 2, got {x.size} and {y.size}")
     sxx = float(np.sum(x * x))
     b = float(np.sum(x * y)) / sxx
     se = float(np.sqrt(np.sum((y - b * x) ** 2) / (x.size - 1) / sxx))
-    half = float(_st.t.ppf(0.5 + level / 2, x.size - 1) * se)
+    half = float(_st.t.ppf(0.5 + cov / 2, x.size - 1) * se)
     return Interval(b, b - half, b + half, tail, int(x.size))
 
 
@@ -163,11 +148,12 @@ def bootstrap_ci(
 ) -> Interval:
     """Bootstrap interval of ``statistic`` over resamples of the first axis (``n`` units).
 
-    ``method="percentile"``: the resamples' ``(1 ∓ level)/2`` quantiles. ``method="t"``: the
-    point estimate ± ``t_{n−1}`` quantile × the resamples' standard deviation × ``√(n/(n−1))``
-    (for the mean this is Student's interval); use it at small false-alarm levels, whose
-    tails a few thousand resamples cannot resolve, for a statistic close to normal."""
-    tail, level = _levels(level)
+    ``method="percentile"``: the resamples' ``level/2`` and ``1 − level/2`` quantiles.
+    ``method="t"``: the point estimate ± ``t_{n−1}`` quantile × the resamples' standard
+    deviation × ``√(n/(n−1))`` (for the mean this is Student's interval); use it at small
+    false-alarm levels, whose tails a few thousand resamples cannot resolve, for a statistic
+    close to normal."""
+    tail, cov = _levels(level)
     if method not in ("percentile", "t"):
         raise ValueError(f"method must be 'percentile' or 't', got {method!r}")
     s = np.asarray(samples, dtype=np.float64)
@@ -179,16 +165,16 @@ def bootstrap_ci(
         boots = np.array([statistic(s[i]) for i in idx])
         point = float(statistic(s))
         if method == "percentile":
-            lo, hi = np.quantile(boots, [0.5 - level / 2, 0.5 + level / 2])
+            lo, hi = np.quantile(boots, [0.5 - cov / 2, 0.5 + cov / 2])
         else:
-            half = _st.t.ppf(0.5 + level / 2, n - 1) * boots.std(ddof=1) * np.sqrt(n / (n - 1))
+            half = _st.t.ppf(0.5 + cov / 2, n - 1) * boots.std(ddof=1) * np.sqrt(n / (n - 1))
             lo, hi = point - half, point + half
     return Interval(point, float(lo), float(hi), tail, int(n))
 
 
 def clopper_pearson(k: int, n: int, *, level: float = 0.05) -> tuple[float, float]:
     """Exact (Clopper–Pearson) two-sided interval for a binomial proportion ``k / n``."""
-    tail, level = _levels(level)
+    tail, cov = _levels(level)
     if n < 1 or not 0 <= k <= n:
         raise ValueError(f"need 0 <= k <= n and n >= 1, got k={k}, n={n}")
     a = tail

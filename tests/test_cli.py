@@ -145,7 +145,7 @@ def test_mean_ci_of_infinite_samples_is_silent():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ci = stats.mean_ci([1.0, np.inf, 2.0])
-        assert ci.mean == ci.low == ci.high == np.inf
+        assert ci.estimate == ci.low == ci.high == np.inf
         ci = stats.mean_ci([np.inf, -np.inf])
         assert np.isnan(ci.mean)
 

@@ -168,3 +168,21 @@ def test_rate_bound_and_theorem_45_accuracy():
         fmo_maml_accuracy(1.0, 1.0, 0.2, 1.0, 1.0, 20, 1, 1)
     with pytest.raises(ValueError, match="B"):
         fmo_maml_accuracy(1.0, 1.0, 0.1, 1.0, 1.0, 0.5, 1, 1)
+
+
+def test_fo_maml_floor_of_theorem_47():
+    """20 α² L² σ²: the term of Theorem 4.7's bound that σ²/B → 0 leaves behind."""
+    import jax
+
+    from metatheory.bounds.fmo import fo_maml_floor
+
+    # 20 * 0.1^2 * 2^2 * 3 = 2.4
+    assert fo_maml_floor(0.1, 2.0, 3.0) == pytest.approx(2.4, rel=1e-15)
+    alpha = np.array([0.01, 0.02, 0.04])
+    np.testing.assert_allclose(fo_maml_floor(alpha, 1.0, 0.5), 10 * alpha**2, rtol=1e-15)
+    # quadratic in alpha and in L: d/dalpha = 40 alpha L^2 sigma^2
+    assert jax.grad(fo_maml_floor)(0.1, 2.0, 3.0) == pytest.approx(48.0, rel=1e-6)
+    for kw, name in (({"alpha": 0.0}, "alpha"), ({"L": -1.0}, "L"), ({"sigma2": -1.0}, "sigma2")):
+        args = {"alpha": 0.1, "L": 1.0, "sigma2": 1.0} | kw
+        with pytest.raises(ValueError, match=name):
+            fo_maml_floor(**args)

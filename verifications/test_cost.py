@@ -7,19 +7,11 @@ import sympy as sp
 
 from metatheory.bounds.cost import maml_step_cost
 from metatheory.claims import get, mutant_pairs
-from metatheory.claims.cost import (
-    CKPT_MIN,
-    CURV_TOL,
-    FIT_TOL_EPS,
-    FLAT_FRAC,
-    FLAT_REL,
-    GROW_FRAC,
-    PASS_TOL,
-    expected_g6,
-    g5_per_step,
-)
+from metatheory.claims.cost.maml_cost import CURV_TOL, FIT_TOL_EPS, PASS_TOL, g5_per_step
+from metatheory.claims.cost.maml_memory import CKPT_MIN, FLAT_REL, GROW_FRAC, expected_g6
 from metatheory.experiments import cost as ex
 from metatheory.experiments import imaml as ex_imaml
+from metatheory.experiments._compiled import FLAT_FRAC
 from metatheory.symbolic import cost as sym
 
 
@@ -98,7 +90,7 @@ def test_g6_verdict_and_backend_dependent_correction(verdict):
 
 def test_g6_g7_share_the_memory_sweep():
     for p in ("quick", "full"):
-        assert ex_imaml.PRESETS[p].memory == ex.MEMORY_PRESETS[p]
+        assert ex_imaml.IMPLICIT_MAML_PRESETS[p].memory == ex.MAML_MEMORY_PRESETS[p]
 
 
 @pytest.mark.parametrize(("cid", "mutant"), mutant_pairs("G5", "G6"))

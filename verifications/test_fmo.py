@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from metatheory.claims import get, mutant_pairs
-from metatheory.claims.fmo import BOUND_RTOL, FLOOR_TOL, STATIONARY_TOL, Z_BIAS
+from metatheory.claims.fmo._common import BOUND_RTOL
+from metatheory.claims.fmo.maml_rate import FLOOR_TOL, STATIONARY_TOL
+from metatheory.claims.fmo.task_batch_variance import Z_BIAS
 
 
 @pytest.mark.parametrize("cid", ["C1", "C2", "C3", "C4", "C5"])

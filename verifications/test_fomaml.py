@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from metatheory.claims import get, mutant_pairs
-from metatheory.claims.fomaml import COEF_TOL, EXACT_TOL, LINEAR_TOL, bias_bounds
+from metatheory.claims.fomaml._common import COEF_TOL, LINEAR_TOL
+from metatheory.claims.fomaml.fomaml_bias import EXACT_TOL, bias_bounds
 
 
 def test_g3_bounds_attained_and_mlp_bounded(verdict):

@@ -15,7 +15,13 @@ import numpy as np
 
 from metatheory.bounds._validate import Args, growth_ratio, mul0, prod_pos
 
-__all__ = ["fmo_smoothness", "maml_smoothness", "maml_rate_bound", "fmo_maml_accuracy"]
+__all__ = [
+    "fmo_smoothness",
+    "maml_smoothness",
+    "maml_rate_bound",
+    "fmo_maml_accuracy",
+    "fo_maml_floor",
+]
 
 
 def fmo_smoothness(L, rho, alpha, grad_norm):
@@ -173,4 +179,27 @@ def fmo_maml_accuracy(L, rho, alpha, sigma, sigma_tilde, B, D_o, D_in):
         s = sigma**2 / B + st**2 / (B * D_o) + st**2 / D_in
         r = rho * alpha / L
         out = xp.maximum(xp.sqrt(61.0 * (1.0 + r * sigma) * s), 61.0 * r * s)
+    return v.out(out)
+
+
+def fo_maml_floor(alpha, L, sigma2):
+    r"""The term of first-order MAML's bound in FMO's Theorem 4.7 (Fallah, Mokhtari, Ozdaglar
+    2020) that no task batch removes: :math:`\sigma^2(\frac1B + 20\alpha^2L^2)` leaves
+    :math:`20\alpha^2L^2\sigma^2` as :math:`B\to\infty`.
+
+    Args:
+        alpha: inner step, in (0, inf) (the theorem takes :math:`\alpha\in(0, 1/(10L)]`).
+        L: the task losses' gradient Lipschitz constant, in (0, inf).
+        sigma2: task-gradient variance :math:`\sigma^2` (FMO Assumption 4.4), in [0, inf).
+
+    Broadcasts; jit/grad/vmap-safe (NaN where a traced argument is invalid).
+    """
+    v = Args()
+    fin = dict(high=np.inf, high_open=True)
+    alpha = v("alpha", alpha, low=0.0, low_open=True, **fin)
+    L = v("L", L, low=0.0, low_open=True, **fin)
+    sigma2 = v("sigma2", sigma2, low=0.0, **fin)
+    alpha, L, sigma2 = v.floats(alpha, L, sigma2)
+    with v.errstate():
+        out = 20 * alpha**2 * L**2 * sigma2
     return v.out(out)

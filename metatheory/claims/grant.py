@@ -20,12 +20,12 @@ import numpy as np
 
 from metatheory import mutants
 from metatheory.bounds import grant_prior_precision
-from metatheory.claims import Check, Mutant, Verdict, claim
+from metatheory.claims import Check, Mutant, Summary, Verdict, claim
 from metatheory.experiments import grant as ex
 
 EXACT_TOL = 1e-12
 """GD iterate vs MAP in float64, relative to ‖θ̂‖ + ‖θ₀‖: at most 40 steps of O(eps) rounding
-plus one small solve with cond(Q) ≲ 1e3 (see GrantPriorConfig) stay below ~1e-13."""
+plus one small solve with cond(Q) ≲ 1e3 (see GrantImplicitPriorConfig) stay below ~1e-13."""
 ROUND_REL = 64 * np.finfo(np.float64).eps
 """Rounding of λ = h r^N / (−expm1(N log r)) and of the two-term series 1/(αN) − (N+1)h/(2N):
 a handful of correctly rounded operations, each within eps relative to λ ~ 1/(αN); 64 eps
@@ -60,7 +60,7 @@ def series_terms(h: float, n: int) -> dict[int, float]:
     return {k: float(f(h, n)) for k, f in _series_coefficients().items()}
 
 
-def series_errors(r: ex.GrantPriorResult):
+def series_errors(r: ex.GrantImplicitPriorResult):
     """``(c, two, e1, bound, wrong)``: coefficients, the two-term series, its error
     λ − two, the remainder bound of e1 − c₁α, and the error with the wrong constant −h/2."""
     c = series_terms(r.series_h, r.series_n)
@@ -122,7 +122,9 @@ def _covariance_n_plus_one() -> Mutant:
     r"-\frac{(N+1)h}{2N}+O(\alpha)$; $Q = O\Lambda^{-1}((I-\alpha\Lambda)^{-N}-I)O^\top$",
     source="Grant et al. 2018, Sec. 3.1 (after Santos 1996)",
     experiment=ex.implicit_prior,
-    presets=ex.PRIOR_PRESETS,
+    evidence="identity",
+    cites=["grant2018recasting", "santos1996equivalence"],
+    presets=ex.GRANT_IMPLICIT_PRIOR_PRESETS,
     seed=30,
     mutants=[
         _precision_n_plus_one(),
@@ -133,7 +135,7 @@ def _covariance_n_plus_one() -> Mutant:
         mutants.maml_alpha_scaled(0.5),
     ],
 )
-def check_h1(r: ex.GrantPriorResult) -> Verdict:
+def check_h1(r: ex.GrantImplicitPriorResult) -> Verdict:
     worst = {
         "scalar": r.scalar_err.max(),
         "matrix": r.matrix_err.max(),
@@ -151,23 +153,26 @@ def check_h1(r: ex.GrantPriorResult) -> Verdict:
     test_lam = float(grant_prior_precision(2.0, 0.01, 5))
     return Verdict.of(
         [
-            Check(
+            Check.at_most(
                 "gd-equals-map-1d",
-                worst["scalar"] <= EXACT_TOL,
-                f"{worst['scalar']:.1e} over {r.scalar_err.size} problems",
-                f"≤ {EXACT_TOL:g}",
+                worst["scalar"],
+                EXACT_TOL,
+                what=f"{r.scalar_err.size} problems: ",
+                digits=2,
             ),
-            Check(
+            Check.at_most(
                 "gd-equals-map-matrix",
-                worst["matrix"] <= EXACT_TOL,
-                f"{worst['matrix']:.1e} over {r.matrix_err.size} quadratics",
-                f"≤ {EXACT_TOL:g}",
+                worst["matrix"],
+                EXACT_TOL,
+                what=f"{r.matrix_err.size} quadratics: ",
+                digits=2,
             ),
-            Check(
+            Check.at_most(
                 "gd-equals-map-regression",
-                worst["regression"] <= EXACT_TOL,
-                f"{worst['regression']:.1e} over {r.regression_err.size} tasks (inner_adapt)",
-                f"≤ {EXACT_TOL:g}",
+                worst["regression"],
+                EXACT_TOL,
+                what=f"{r.regression_err.size} tasks (inner_adapt): ",
+                digits=2,
             ),
             Check(
                 "series-regime",
@@ -214,6 +219,11 @@ def check_h1(r: ex.GrantPriorResult) -> Verdict:
             "testlambda": test_lam,
         },
         evidence=r,
+        summary=Summary.identity(
+            max(worst.values()),
+            r.scalar_err.size + r.matrix_err.size + r.regression_err.size,
+            what="problems (GD vs MAP)",
+        ),
     )
 
 
@@ -226,7 +236,9 @@ def check_h1(r: ex.GrantPriorResult) -> Verdict:
     r" when all $L_i$ share $H$",
     source="Grant et al. 2018, Sec. 3",
     experiment=ex.empirical_bayes,
-    presets=ex.EB_PRESETS,
+    evidence="identity",
+    cites=["grant2018recasting"],
+    presets=ex.MAML_EMPIRICAL_BAYES_PRESETS,
     seed=31,
     mutants=[
         mutants.maml_first_order(),
@@ -236,22 +248,17 @@ def check_h1(r: ex.GrantPriorResult) -> Verdict:
         _covariance_n_plus_one(),
     ],
 )
-def check_h2(r: ex.GrantEBResult) -> Verdict:
+def check_h2(r: ex.MamlEmpiricalBayesResult) -> Verdict:
     return Verdict.of(
         [
-            Check(
+            Check.at_most(
                 "minimizer-is-mean",
-                r.err.max() <= EB_TOL,
-                f"max rel. distance {r.err.max():.1e} over {len(r.err)} (αλ_max, N) settings, "
-                f"{r.optima.shape[0]} tasks",
-                f"≤ {EB_TOL:g}",
+                r.err.max(),
+                EB_TOL,
+                what=f"{len(r.err)} (αλ_max, N) settings, {r.optima.shape[0]} tasks: ",
+                digits=2,
             ),
-            Check(
-                "curvature-MHM",
-                r.curvature_err.max() <= CURV_TOL,
-                f"max rel. err {r.curvature_err.max():.1e}",
-                f"≤ {CURV_TOL:g}",
-            ),
+            Check.at_most("curvature-MHM", r.curvature_err.max(), CURV_TOL, digits=2),
             Check(
                 "control: tasks with their own Hessians",
                 r.control.min() > EB_TOL,
@@ -268,4 +275,5 @@ def check_h2(r: ex.GrantEBResult) -> Verdict:
             "tasks": r.optima.shape[0],
         },
         evidence=r,
+        summary=Summary.identity(r.err.max(), len(r.err), what="(αλ_max, N) settings"),
     )

@@ -13,7 +13,7 @@ import numpy as np
 import sympy as sp
 
 from metatheory.bounds import imaml as imaml_bounds
-from metatheory.claims import Check, Mutant, Verdict, claim
+from metatheory.claims import Check, Mutant, Summary, Verdict, claim
 from metatheory.experiments import imaml as ex
 from metatheory.experiments._compiled import FLAT_FRAC
 from metatheory.symbolic import imaml as sym
@@ -159,7 +159,9 @@ def _kappa_of_h() -> Mutant:
     r"$\|x_k-x^*\|_A \le 2\big(\tfrac{\sqrt\kappa-1}{\sqrt\kappa+1}\big)^k\|x_0-x^*\|_A$",
     source="Rajeswaran, Finn, Kakade, Levine 2019, Lemma 1, Sec. 3.2; Shewchuk 1994, Eq. 55",
     experiment=ex.implicit_maml,
-    presets=ex.PRESETS,
+    evidence="identity",
+    cites=["rajeswaran2019imaml", "shewchuk1994cg"],
+    presets=ex.IMPLICIT_MAML_PRESETS,
     seed=7,
     mutants=[
         _imaml_wrong_system("first-order", "iMAML returns the first-order gradient ∇L_Q(φ*)"),
@@ -170,7 +172,7 @@ def _kappa_of_h() -> Mutant:
         _kappa_of_h(),
     ],
 )
-def check_g7(r: ex.ImamlEvidence) -> Verdict:
+def check_g7(r: ex.ImplicitMamlResult) -> Verdict:
     e, un, cg, mem = r.exact, r.unrolled, r.cg, r.memory
     eigs = [float(x) for x in cg.hessian_eigs[0]]
     kappa_sym, rate_sym = sym.cg_rate(eigs, float(cg.lams[0]))
@@ -193,9 +195,7 @@ def check_g7(r: ex.ImamlEvidence) -> Verdict:
     mem_slope = mem.fit.per_step
     max_ratio = max(float(np.max(x)) for x in ratios)
     checks = [
-        Check(
-            "exact solve", e.exact.max() <= EXACT_TOL, f"{e.exact.max():.1e}", f"≤ {EXACT_TOL:g}"
-        ),
+        Check.at_most("exact solve", e.exact.max(), EXACT_TOL, digits=2),
         Check(
             "finite differences",
             e.jac_fd.max() <= FD_TOL and e.mlp_fd <= FD_TOL,
@@ -227,17 +227,12 @@ def check_g7(r: ex.ImamlEvidence) -> Verdict:
             f"{kappa[0]:.6g} (sympy {kappa_sym:g})",
             f"rel. ≤ {KAPPA_TOL:g}",
         ),
-        Check(
-            "CG within bound",
-            max_ratio <= 1 + CG_SLACK,
-            f"max error/bound {max_ratio:.3f}",
-            f"≤ 1 + {CG_SLACK:g}",
-        ),
-        Check(
+        Check.at_most("CG within bound", max_ratio, 1 + CG_SLACK, what="max error/bound "),
+        Check.at_most(
             "CG bound tight (Chebyshev spectrum)",
-            tight <= CG_TIGHT,
-            f"min bound/error over k ≥ {half}: {tight:.3g}",
-            f"≤ {CG_TIGHT:g}",
+            tight,
+            CG_TIGHT,
+            what=f"min bound/error over k ≥ {half}: ",
         ),
         Check(
             "CG exact after distinct eigenvalues",
@@ -319,4 +314,7 @@ def check_g7(r: ex.ImamlEvidence) -> Verdict:
             "memmb": mem.temp[-1] / 1e6,
         },
         evidence=r,
+        summary=Summary.identity(
+            e.exact.max(), e.exact.size, what="λ values (iMAML vs the exact solve)"
+        ),
     )

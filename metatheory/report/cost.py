@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from metatheory import report
-from metatheory.claims.cost import g5_model
+from metatheory.claims.cost.maml_cost import g5_model
 from metatheory.symbolic.cost import latex_cost_model
 
 

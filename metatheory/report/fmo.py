@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from metatheory import report
+from metatheory.bounds.fmo import fo_maml_floor
 from metatheory.symbolic import fmo as sym
 
 
@@ -66,9 +67,9 @@ def render_c3(v, outdir):
         r.var_indep,
         "o",
         color="C0",
-        label=f"independent: slope {s.mean:.3f} [{s.low:.3f}, {s.high:.3f}]",
+        label=f"independent: slope {s.estimate:.3f} [{s.low:.3f}, {s.high:.3f}]",
     )
-    _anchored(ax, b, r.var_indep, s.mean, color="C0", lw=1)
+    _anchored(ax, b, r.var_indep, s.estimate, color="C0", lw=1)
     ax.loglog(b, r.var_shared, "o", color="C1", label=f"shared: slope {r.slope_shared:.3f}")
     _anchored(ax, b, r.var_shared, r.slope_shared, color="C1", lw=1)
     ax.loglog(b, r.var_indep[0] / b**0.5, "k:", label="control $B^{-1/2}$")
@@ -139,7 +140,7 @@ def render_c4(v, outdir):
     )
     ax.loglog(
         r.fo_alpha,
-        20 * r.fo_alpha**2 * r.fo_task_var,
+        fo_maml_floor(r.fo_alpha, r.L, r.fo_task_var),
         "k-",
         lw=0.8,
         label=r"Thm 4.7: $20\alpha^2L^2\sigma^2$",
@@ -165,7 +166,7 @@ def render_c5(v, outdir):
     fig, axes = report.plt.subplots(1, 2, figsize=(9, 3.2))
     fig.subplots_adjust(wspace=0.35)
     ax = axes[0]
-    m = np.array([c.mean for c in r.norm_ci])
+    m = np.array([c.estimate for c in r.norm_ci])
     lo = np.array([c.low for c in r.norm_ci])
     hi = np.array([c.high for c in r.norm_ci])
     ax.errorbar(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from metatheory import report, stats
-from metatheory.claims.fomaml import LEVEL, bias_bounds, coefficient_errors
+from metatheory.claims.fomaml.fomaml_bias import bias_bounds
+from metatheory.claims.fomaml.learned_step_sizes import LEVEL
+from metatheory.claims.fomaml.reptile_expected_update import coefficient_errors
 
 DIVERGED_AL = 1e4
 """On the sinusoid MLP, a measured alpha*L above this along the inner trajectory means the inner
@@ -116,11 +118,11 @@ def render_g8(v, outdir):
     ax.set_ylabel("meta-batch query MSE")
     ax.legend(fontsize=7)
     cis = [stats.mean_ci(x, level=LEVEL) for x in (r.mse_zero, r.mse_fixed, r.mse_learned)]
-    means = [c.mean for c in cis]
-    errs = np.array([[c.mean - c.low for c in cis], [c.high - c.mean for c in cis]])
+    means = [c.estimate for c in cis]
+    errs = np.array([[c.estimate - c.low for c in cis], [c.high - c.estimate for c in cis]])
     bx.bar([0, 1, 2], means, yerr=errs, color=["grey", "C0", "C1"], capsize=6)
     bx.set_xticks([0, 1, 2], ["predict 0", "fixed α", "learned α"])
-    bx.set_ylabel(f"post-adaptation MSE ({LEVEL:g} CI)")
+    bx.set_ylabel(f"post-adaptation MSE ({1 - LEVEL:g} CI)")
     a = np.asarray(r.alpha_learned).ravel()
     lo, hi = np.percentile(a, [2.5, 97.5])
     lo, hi = min(lo, 0.0, r.alpha_fixed), max(hi, r.alpha_fixed)

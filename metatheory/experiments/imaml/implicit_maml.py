@@ -1,4 +1,4 @@
-r"""Experiments for implicit MAML (claim G7), all in float64.
+r"""G7 ``implicit_maml``: implicit MAML (Rajeswaran et al. 2019), all in float64.
 
 1. :func:`exact_and_fd`: :func:`metatheory.imaml_meta_gradient` against the closed-form solve
    on linear-regression tasks, and against central finite differences of the proximal solution
@@ -11,8 +11,8 @@ r"""Experiments for implicit MAML (claim G7), all in float64.
    iteration (the check compares it with :func:`metatheory.bounds.imaml.cg_error_bound`), on
    the test value :math:`H = \mathrm{diag}(1, 10, 100)`, :math:`\lambda = 1`, on a Chebyshev
    spectrum spread over :math:`[1, 100]` and on the MLP's own system.
-4. :func:`imaml_memory`: compiled memory of an iMAML meta step, one program per inner-step
-   count (shared with G6's :func:`metatheory.experiments.cost.memory_sweep`).
+4. :func:`~metatheory.experiments.imaml.imaml_memory`: compiled memory of an iMAML meta step,
+   one program per inner-step count (shared with G6's memory sweep).
 
 :func:`implicit_maml` gathers the four for claim G7. Errors are
 :func:`metatheory.numerics.rel_err_norm`, :math:`\|a-b\|/\|b\|`.
@@ -29,39 +29,37 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from metatheory import nets
-from metatheory.autodiff import dense_hessian
 from metatheory.experiments import experiment
-from metatheory.experiments._compiled import (
-    MEMORY_SEED,
-    MemoryConfig,
-    PolyFit,
-    compiled_stats,
-    instance,
-    polyfit,
+from metatheory.experiments._compiled import MEMORY_SEED, MemoryConfig
+from metatheory.experiments.imaml._common import (
+    ImamlMemoryResult,
+    cg_errors,
+    closed_form,
+    imaml_memory,
+    phi_star,
+    sinusoid_task,
+    tanh_hessian,
 )
-from metatheory.learners.imaml import batched_imaml_meta_gradient, imaml_meta_gradient
+from metatheory.learners.imaml import imaml_meta_gradient
 from metatheory.numerics import flatten, rel_err_norm, tanh_mse
-from metatheory.tasks import linear, sinusoid
+from metatheory.tasks import linear
 
 __all__ = [
-    "ImamlConfig",
-    "PRESETS",
+    "ImplicitMamlConfig",
+    "IMPLICIT_MAML_PRESETS",
     "ImamlExactResult",
     "exact_and_fd",
     "ImamlUnrolledResult",
     "unrolled_limit",
     "ImamlCGResult",
     "cg_convergence",
-    "cg_errors",
-    "ImamlMemoryResult",
-    "imaml_memory",
-    "ImamlEvidence",
+    "ImplicitMamlResult",
     "implicit_maml",
 ]
 
 
 @dataclass(frozen=True)
-class ImamlConfig:
+class ImplicitMamlConfig:
     lams: tuple[float, ...] = (0.1, 1.0, 10.0)
     n_tasks: int = 3  # linear-regression tasks per lambda
     d: int = 6
@@ -81,9 +79,9 @@ class ImamlConfig:
     memory: MemoryConfig = field(default_factory=lambda: MemoryConfig(widths=(16,), n_tasks=(8,)))
 
 
-PRESETS = {
-    "quick": ImamlConfig(),
-    "full": ImamlConfig(
+IMPLICIT_MAML_PRESETS = {
+    "quick": ImplicitMamlConfig(),
+    "full": ImplicitMamlConfig(
         n_tasks=16,
         n_directions=16,
         mlp_sizes=(1, 16, 16, 1),
@@ -96,30 +94,8 @@ PRESETS = {
         ),
     ),
 }
-"""The memory configs equal :data:`metatheory.experiments.cost.MEMORY_PRESETS` (a unit test
+"""The memory configs equal :data:`metatheory.experiments.cost.MAML_MEMORY_PRESETS` (a unit test
 checks it), so G7's memory sub-check reads the sweep G6 compiled."""
-
-
-@jax.jit
-def _tanh_hessian(phi, x, y):
-    """Dense Hessian of :func:`tanh_mse` at ``phi`` (compiled once per shape)."""
-    return dense_hessian(lambda p: tanh_mse(p, x, y), phi)
-
-
-def _phi_star(loss_fn, theta, support, query, lam):
-    """The proximal solution from the same compiled iMAML program as the meta-gradients
-    (``imaml_meta_gradient(..., return_info=True)``), so that no extra compilation is needed."""
-    return imaml_meta_gradient(loss_fn, theta, support, query, lam=lam, return_info=True)[1].phi
-
-
-def _closed_form(theta, support, query, lam):
-    (xs, ys), (xq, yq) = support, query
-    h = linear.hessian(xs)
-    d = h.shape[0]
-    b = np.asarray(xs, np.float64).T @ np.asarray(ys, np.float64) / xs.shape[0]
-    phi = np.linalg.solve(h + lam * np.eye(d), lam * np.asarray(theta, np.float64) + b)
-    gq = linear.gradient(phi, xq, yq)
-    return phi, np.linalg.solve(np.eye(d) + h / lam, gq), gq, h
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,13 +111,8 @@ class ImamlExactResult:
     inner_grad_norm: float  # largest final gradient norm of the proximal solves
 
 
-def _sinusoid_task(key, k):
-    s, q = sinusoid.sample_batch(key, 1, k, k)
-    return jax.tree_util.tree_map(lambda a: a[0], (s, q))
-
-
 @experiment
-def exact_and_fd(config: ImamlConfig, key: jax.Array) -> ImamlExactResult:
+def exact_and_fd(config: ImplicitMamlConfig, key: jax.Array) -> ImamlExactResult:
     """G7 (1): the closed-form solve and finite differences of the proximal solution."""
     with jax.enable_x64(True):
         c = config
@@ -154,7 +125,7 @@ def exact_and_fd(config: ImamlConfig, key: jax.Array) -> ImamlExactResult:
                 s, q = (xs[2 * t], ys[2 * t]), (xs[2 * t + 1], ys[2 * t + 1])
                 theta = jax.random.normal(jax.random.fold_in(k_th, 100 * li + t), (c.d,))
                 g, info = imaml_meta_gradient(linear.loss, theta, s, q, lam=lam, return_info=True)
-                phi, g_ex, gq, h = _closed_form(theta, s, q, lam)
+                phi, g_ex, gq, h = closed_form(theta, s, q, lam)
                 gnorms.append(float(info.inner_grad_norm))
                 e.append(rel_err_norm(g, g_ex))
                 ec.append(rel_err_norm(gq, g_ex))
@@ -162,8 +133,8 @@ def exact_and_fd(config: ImamlConfig, key: jax.Array) -> ImamlExactResult:
                 dirs = jax.random.normal(jax.random.fold_in(k_dir, 100 * li + t), (2, c.d))
                 for v in dirs[: c.n_directions]:
                     hh = c.fd_step_quad
-                    plus = _phi_star(linear.loss, theta + hh * v, s, q, lam)
-                    minus = _phi_star(linear.loss, theta - hh * v, s, q, lam)
+                    plus = phi_star(linear.loss, theta + hh * v, s, q, lam)
+                    minus = phi_star(linear.loss, theta - hh * v, s, q, lam)
                     fd = (np.asarray(plus) - np.asarray(minus)) / (2 * hh)
                     j.append(rel_err_norm(jac @ np.asarray(v), fd))
                     jc.append(rel_err_norm(np.asarray(v), fd))
@@ -173,18 +144,18 @@ def exact_and_fd(config: ImamlConfig, key: jax.Array) -> ImamlExactResult:
             jfd_ctl.append(min(jc))
 
         params = nets.init(k_mlp, c.mlp_sizes, jnp.float64)
-        s, q = _sinusoid_task(k_dat, c.k_shot)
+        s, q = sinusoid_task(k_dat, c.k_shot)
         lam = c.mlp_lam
         g, info = imaml_meta_gradient(tanh_mse, params, s, q, lam=lam, return_info=True)
         gnorms.append(float(info.inner_grad_norm))
         g_fo = jax.grad(tanh_mse)(info.phi, *q)
         flat, unravel = ravel_pytree(params)
         gf, gfo = np.asarray(flatten(g)), np.asarray(flatten(g_fo))
-        hess = np.asarray(_tanh_hessian(info.phi, *s))
+        hess = np.asarray(tanh_hessian(info.phi, *s))
         min_eig = float(np.linalg.eigvalsh(hess).min() + lam)
 
         def meta(z):
-            phi = _phi_star(tanh_mse, unravel(z), s, q, lam)
+            phi = phi_star(tanh_mse, unravel(z), s, q, lam)
             return float(tanh_mse(phi, *q))
 
         dirs = jax.random.normal(jax.random.fold_in(k_dir, 999), (c.n_directions, flat.size))
@@ -251,7 +222,7 @@ class ImamlUnrolledResult:
 
 
 @experiment
-def unrolled_limit(config: ImamlConfig, key: jax.Array) -> ImamlUnrolledResult:
+def unrolled_limit(config: ImplicitMamlConfig, key: jax.Array) -> ImamlUnrolledResult:
     """G7 (2): unrolled MAML on the proximal objective converges to the implicit gradient."""
     with jax.enable_x64(True):
         c = config
@@ -279,11 +250,11 @@ def unrolled_limit(config: ImamlConfig, key: jax.Array) -> ImamlUnrolledResult:
         rho_ctl = float(np.max(np.abs(1 - alpha * hs)))
 
         params = nets.init(k_mlp, c.mlp_sizes, jnp.float64)
-        ms, mq = _sinusoid_task(k_dat, c.k_shot)
+        ms, mq = sinusoid_task(k_dat, c.k_shot)
         mlam = c.mlp_lam
         g_mlp, info = imaml_meta_gradient(tanh_mse, params, ms, mq, lam=mlam, return_info=True)
         g_mlp = np.asarray(flatten(g_mlp))
-        h_eigs = np.linalg.eigvalsh(np.asarray(_tanh_hessian(info.phi, *ms)))
+        h_eigs = np.linalg.eigvalsh(np.asarray(tanh_hessian(info.phi, *ms)))
         m_alpha = 1.0 / (mlam + h_eigs.max())
         m_rho = float(np.max(np.abs(1 - m_alpha * (mlam + h_eigs))))
         m_max = int(min(c.unrolled_max, np.ceil(np.log(c.unrolled_floor) / np.log(m_rho))))
@@ -309,21 +280,6 @@ def unrolled_limit(config: ImamlConfig, key: jax.Array) -> ImamlUnrolledResult:
         )
 
 
-def cg_errors(a: np.ndarray, b: np.ndarray, n_iter: int) -> np.ndarray:
-    """``||x_k - x*||_A / ||x_0 - x*||_A`` for ``k = 0..n_iter`` of
-    ``jax.scipy.sparse.linalg.cg`` from ``x_0 = 0`` (``maxiter = k``, no early stop)."""
-    with jax.enable_x64(True):
-        a_j, b_j = jnp.asarray(a), jnp.asarray(b)
-        x_star = np.linalg.solve(a, b)
-        run = jax.jit(
-            lambda k: jax.scipy.sparse.linalg.cg(lambda v: a_j @ v, b_j, tol=0.0, maxiter=k)[0]
-        )
-        xs = np.asarray(jax.vmap(run)(jnp.arange(n_iter + 1)))
-        e = xs - x_star
-        norms = np.sqrt(np.maximum(np.einsum("ki,ij,kj->k", e, a, e), 0.0))
-        return norms / norms[0]
-
-
 @dataclass(frozen=True, kw_only=True)
 class ImamlCGResult:
     names: tuple[str, ...]  # "test value", "spread", "MLP"
@@ -334,7 +290,7 @@ class ImamlCGResult:
 
 
 @experiment
-def cg_convergence(config: ImamlConfig, key: jax.Array) -> ImamlCGResult:
+def cg_convergence(config: ImplicitMamlConfig, key: jax.Array) -> ImamlCGResult:
     """G7 (3): CG's A-norm error against the rate bound on three systems ``I + H/lam``."""
     with jax.enable_x64(True):
         c = config
@@ -350,9 +306,9 @@ def cg_convergence(config: ImamlConfig, key: jax.Array) -> ImamlCGResult:
         problems.append(("spread", np.diag(cheb), 1.0, b, c.cg_iters))
         # the MLP's own iMAML system at phi*
         params = nets.init(k_mlp, c.mlp_sizes, jnp.float64)
-        s, q = _sinusoid_task(k_dat, c.k_shot)
-        phi = _phi_star(tanh_mse, params, s, q, c.mlp_lam)
-        hess = np.asarray(_tanh_hessian(phi, *s))
+        s, q = sinusoid_task(k_dat, c.k_shot)
+        phi = phi_star(tanh_mse, params, s, q, c.mlp_lam)
+        hess = np.asarray(tanh_hessian(phi, *s))
         gq = np.asarray(flatten(jax.grad(tanh_mse)(phi, *q)))
         problems.append(("MLP", 0.5 * (hess + hess.T), c.mlp_lam, gq, c.cg_iters))
         names, eigs, lams, errors = [], [], [], []
@@ -372,67 +328,7 @@ def cg_convergence(config: ImamlConfig, key: jax.Array) -> ImamlCGResult:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ImamlMemoryResult:
-    n_inner: np.ndarray  # inner (L-BFGS) iterations; one compiled program per N
-    temp: np.ndarray  # compiled temp bytes per N
-    param_bytes: float  # one copy of the task batch's parameters
-    copies: np.ndarray  # temp / param_bytes
-    fit: PolyFit  # straight line of copies against N
-    sizes: tuple[int, ...]
-    n_tasks: int
-
-
-@experiment
-def imaml_memory(config: MemoryConfig, key: jax.Array) -> ImamlMemoryResult:
-    """G6 and G7: compiled temp memory of one iMAML meta step (meta-gradient by
-    :func:`metatheory.batched_imaml_meta_gradient` with exactly N L-BFGS iterations, then the
-    SGD update) on the instance ``key`` draws, **compiled once per N with N a compile-time
-    constant**, so that an implementation whose memory grew with N would show it."""
-    c = config
-    sizes, b, params, s, q = instance(c.widths, c.n_tasks, c.k_shot, key)
-
-    def step(n):
-        def fn(p, s, q):
-            g = batched_imaml_meta_gradient(
-                nets.mse_loss,
-                p,
-                s,
-                q,
-                lam=c.lam,
-                inner_tol=0.0,
-                inner_maxiter=n,
-                cg_tol=0.0,
-                cg_maxiter=c.cg_maxiter,
-            )
-            return jax.tree_util.tree_map(lambda a, d: a - c.beta * d, p, g)
-
-        return fn
-
-    ns = np.array(c.imaml_n_inner)
-    dep = ("metatheory.learners.imaml",)
-    temp = np.array(
-        [
-            compiled_stats(step(int(n)), params, s, q, memo=("imaml", int(n), c), depends=dep)[
-                "temp"
-            ]
-            for n in ns
-        ]
-    )
-    flat = flatten(params)
-    pb = float(flat.size * flat.dtype.itemsize * b)
-    return ImamlMemoryResult(
-        n_inner=ns,
-        temp=temp,
-        param_bytes=pb,
-        copies=temp / pb,
-        fit=polyfit(ns, temp / pb, 1),
-        sizes=sizes,
-        n_tasks=b,
-    )
-
-
-@dataclass(frozen=True, kw_only=True)
-class ImamlEvidence:
+class ImplicitMamlResult:
     exact: ImamlExactResult
     unrolled: ImamlUnrolledResult
     cg: ImamlCGResult
@@ -440,11 +336,11 @@ class ImamlEvidence:
 
 
 @experiment
-def implicit_maml(config: ImamlConfig, key: jax.Array) -> ImamlEvidence:
+def implicit_maml(config: ImplicitMamlConfig, key: jax.Array) -> ImplicitMamlResult:
     """G7: the exact solve and finite differences, the unrolled limit and CG's convergence on
     instances drawn by ``key``; iMAML's memory from G6's sweep (key ``MEMORY_SEED``)."""
     k_ex, k_un, k_cg = jax.random.split(key, 3)
-    return ImamlEvidence(
+    return ImplicitMamlResult(
         exact=exact_and_fd(config, k_ex),
         unrolled=unrolled_limit(config, k_un),
         cg=cg_convergence(config, k_cg),

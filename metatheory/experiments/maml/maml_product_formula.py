@@ -1,7 +1,10 @@
-r"""Experiments for the MAML product formula (G1) and its first-order/truncated forms (G2).
+r"""G1 ``maml_product_formula``: the MAML meta-gradient equals the product
+:math:`(I-\alpha H_0)\cdots(I-\alpha H_{N-1})\nabla L_Q(\theta_N)` (Finn et al. 2017,
+Sec. 2.2; chain rule).
 
-All in float64. Errors are :func:`metatheory.numerics.rel_err_norm`,
-:math:`\|a-b\|/\|b\|`, unless a field says otherwise.
+Autodiff vs the closed form on linear regression, vs central finite differences on a sinusoid
+MLP, and vmap over tasks vs a plain loop; all in float64. Errors are
+:func:`metatheory.numerics.rel_err_norm`, :math:`\|a-b\|/\|b\|`, unless a field says otherwise.
 """
 
 from __future__ import annotations
@@ -15,30 +18,26 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from metatheory import nets
-from metatheory.autodiff import dense_hessian
 from metatheory.experiments import experiment
+from metatheory.experiments.maml._common import flat, sinusoid_batch
 from metatheory.learners.maml import (
     batched_maml_meta_gradient,
     maml_meta_gradient,
     maml_meta_loss,
 )
-from metatheory.numerics import flatten, rel_err_norm
-from metatheory.tasks import linear, sinusoid
+from metatheory.numerics import rel_err_norm
+from metatheory.tasks import linear
 
 __all__ = [
-    "GradConfig",
-    "QUICK",
-    "FULL",
-    "PRESETS",
-    "ProductResult",
+    "MamlProductFormulaConfig",
+    "MAML_PRODUCT_FORMULA_PRESETS",
+    "MamlProductFormulaResult",
     "product_formula",
-    "TruncResult",
-    "truncated_products",
 ]
 
 
 @dataclass(frozen=True)
-class GradConfig:
+class MamlProductFormulaConfig:
     n_inner: tuple[int, ...] = (1, 2, 5, 10)
     n_tasks: int = 4  # linear-regression tasks per N
     d: int = 6
@@ -50,24 +49,21 @@ class GradConfig:
     n_directions: int = 6
     fd_step: float = 1e-5
     loop_tasks: int = 5
-    truncation_n: tuple[int, ...] = (1, 2, 5)  # G2: inner steps N of the truncation cases
 
 
-QUICK = GradConfig(n_inner=(1, 3, 6), n_tasks=3, n_directions=4, loop_tasks=3, truncation_n=(1, 3))
-FULL = GradConfig(
-    n_tasks=32, mlp_sizes=(1, 40, 40, 1), mlp_alpha=1e-3, n_directions=32, loop_tasks=25
-)
-PRESETS = {"quick": QUICK, "full": FULL}
-"""Finn's width: with He-scaled weights the support-loss curvature reaches several hundred on
-large-amplitude tasks, so ten steps of alpha = 0.01 diverge; alpha = 1e-3 keeps alpha * L < 2."""
-
-
-def _flat(tree):
-    return np.asarray(flatten(tree))
+MAML_PRODUCT_FORMULA_PRESETS = {
+    "quick": MamlProductFormulaConfig(n_inner=(1, 3, 6), n_tasks=3, n_directions=4, loop_tasks=3),
+    "full": MamlProductFormulaConfig(
+        n_tasks=32, mlp_sizes=(1, 40, 40, 1), mlp_alpha=1e-3, n_directions=32, loop_tasks=25
+    ),
+}
+"""Full: Finn's width; with He-scaled weights the support-loss curvature reaches several
+hundred on large-amplitude tasks, so ten steps of alpha = 0.01 diverge; alpha = 1e-3 keeps
+alpha * L < 2."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class ProductResult:
+class MamlProductFormulaResult:
     n_inner: np.ndarray
     closed: np.ndarray  # max rel. error, autodiff vs (I - aH)^N grad L_Q(theta_N), per N
     closed_control: np.ndarray  # same, the prediction without the Hessian factor
@@ -76,12 +72,8 @@ class ProductResult:
     loop: float  # batched (vmap) vs plain per-task loop, rel. error
 
 
-def _sinusoid_batch(key, n_tasks, k):
-    return sinusoid.sample_batch(key, n_tasks, k, k)
-
-
 @experiment
-def product_formula(config: GradConfig, key: jax.Array) -> ProductResult:
+def product_formula(config: MamlProductFormulaConfig, key: jax.Array) -> MamlProductFormulaResult:
     """G1: autodiff meta-gradient vs closed form, vs finite differences, vs a plain loop."""
     with jax.enable_x64(True):
         k_lin, k_mlp, k_dat, k_dir = jax.random.split(key, 4)
@@ -114,7 +106,7 @@ def product_formula(config: GradConfig, key: jax.Array) -> ProductResult:
             closed_ctl.append(min(ctl))
 
             params = nets.init(jax.random.fold_in(k_mlp, n), c.mlp_sizes)
-            (s, q) = _sinusoid_batch(jax.random.fold_in(k_dat, n), 1, c.k_shot)
+            (s, q) = sinusoid_batch(jax.random.fold_in(k_dat, n), 1, c.k_shot)
             s, q = jax.tree_util.tree_map(lambda a: a[0], (s, q))
             flat0, unravel = ravel_pytree(params)
 
@@ -147,18 +139,18 @@ def product_formula(config: GradConfig, key: jax.Array) -> ProductResult:
 
         n = max(c.n_inner)
         params = nets.init(k_mlp, c.mlp_sizes)
-        s, q = _sinusoid_batch(k_dat, c.loop_tasks, c.k_shot)
+        s, q = sinusoid_batch(k_dat, c.loop_tasks, c.k_shot)
         batched = jax.jit(
             partial(batched_maml_meta_gradient, nets.mse_loss, alpha=c.mlp_alpha, n_inner=n)
         )(params, s, q)
         ref = _reference_loop(params, s, q, alpha=c.mlp_alpha, n_inner=n)
-        return ProductResult(
+        return MamlProductFormulaResult(
             n_inner=np.array(c.n_inner),
             closed=np.array(closed),
             closed_control=np.array(closed_ctl),
             fd=np.array(fd),
             fd_control=np.array(fd_ctl),
-            loop=rel_err_norm(_flat(batched), ref),
+            loop=rel_err_norm(flat(batched), ref),
         )
 
 
@@ -182,57 +174,5 @@ def _reference_loop(params, supports, queries, *, alpha, n_inner):
     for t in range(n_tasks):
         s = (supports[0][t], supports[1][t])
         q = (queries[0][t], queries[1][t])
-        total = total + _flat(task_grad(params, s, q))
+        total = total + flat(task_grad(params, s, q))
     return total / n_tasks
-
-
-def _apply_to(loss_fn, data, params):
-    return loss_fn(params, *data)
-
-
-@dataclass(frozen=True, kw_only=True)
-class TruncResult:
-    cases: tuple[tuple[str, int, int], ...]  # (problem, N, k)
-    err: np.ndarray  # rel. error, truncated autodiff vs partial product
-    err_control: np.ndarray  # rel. error vs the full product (truncation ignored)
-
-
-@experiment
-def truncated_products(config: GradConfig, key: jax.Array) -> TruncResult:
-    """G2: first-order (k = 0) and truncated (0 < k < N) meta-gradients vs the last ``k``
-    factors of the product, with Hessians ``H_j`` formed explicitly at every inner iterate."""
-    with jax.enable_x64(True):
-        c = config
-        k_lin, k_mlp, k_dat = jax.random.split(key, 3)
-        cases, err, ctl = [], [], []
-        xs, ys, _ = linear.sample_tasks(k_lin, 2, c.m, c.d)
-        lin = ("linear", linear.loss, jnp.zeros(c.d), (xs[0], ys[0]), (xs[1], ys[1]), c.alpha)
-        params = nets.init(k_mlp, (1, 6, 6, 1))
-        s, q = _sinusoid_batch(k_dat, 1, c.k_shot)
-        s, q = jax.tree_util.tree_map(lambda a: a[0], (s, q))
-        mlp = ("mlp", nets.mse_loss, params, s, q, c.mlp_alpha * 5)
-        for name, loss_fn, p0, s_, q_, alpha in (lin, mlp):
-            for n in c.truncation_n:
-                flat0, unravel = ravel_pytree(p0)
-                iters = [flat0]
-                for _ in range(n):
-                    z = iters[-1]
-                    iters.append(z - alpha * ravel_pytree(jax.grad(loss_fn)(unravel(z), *s_))[0])
-                support_loss = partial(_apply_to, loss_fn, s_)
-                hess = [np.asarray(dense_hessian(support_loss, unravel(z))) for z in iters[:-1]]
-                gq = np.asarray(ravel_pytree(jax.grad(loss_fn)(unravel(iters[-1]), *q_))[0])
-                eye = np.eye(gq.size)
-                full = gq
-                for hj in reversed(hess):
-                    full = (eye - alpha * hj) @ full
-                for k in range(n + 1):
-                    g = _flat(
-                        maml_meta_gradient(loss_fn, p0, s_, q_, alpha=alpha, n_inner=n, truncate=k)
-                    )
-                    pred = gq
-                    for hj in reversed(hess[n - k :]):
-                        pred = (eye - alpha * hj) @ pred
-                    cases.append((name, n, k))
-                    err.append(rel_err_norm(g, pred))
-                    ctl.append(rel_err_norm(g, full) if k < n else rel_err_norm(g, gq))
-        return TruncResult(cases=tuple(cases), err=np.array(err), err_control=np.array(ctl))
