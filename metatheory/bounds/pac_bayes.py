@@ -62,12 +62,6 @@ class MetaBound(NamedTuple):
     meta_term: object
 
 
-def _f64(xp, *args):
-    if xp is np:
-        return tuple(np.asarray(a, dtype=np.float64) for a in args)
-    return tuple(jnp.asarray(a, dtype=jnp.result_type(float)) for a in args)
-
-
 def gaussian_kl(mu_q, sigma_q, mu_p, sigma_p):
     r"""KL divergence between diagonal Gaussians, summed over the last axis.
 
