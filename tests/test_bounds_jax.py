@@ -458,6 +458,8 @@ def test_maml_smoothness_without_intermediate_overflow():
 def test_underflowing_products_are_not_rejected_or_zero():
     # lambda -> 1/(alpha N) as alpha h -> 0 (the next term, (N+1) h / 2N, is 1e-170 here)
     assert float(grant_prior_precision(1e-170, 1e-170, 5)) == pytest.approx(2e169, rel=1e-15)
+    with jax.enable_x64(True):  # d lambda / dh -> -(N + 1)/(2N) as alpha -> 0
+        assert float(jax.grad(grant_prior_precision)(1e-170, 1e-170, 5.0)) == pytest.approx(-0.6)
     # ((1 + x)^N - 1) G ~ N x G for x = alpha L = 1e-400 (underflows): 3e-100
     for psd in (False, True):
         assert float(fomaml_bias_bound(1e-200, 1e-200, 1e300, 3, psd=psd)) == pytest.approx(

@@ -280,3 +280,14 @@ def test_table_keeps_identifiers_whole():
         text = report.format_table([v], width=width)
         assert text.count("rel_err_norm") == 2, text
         assert max(len(x) for x in text.splitlines()) <= width
+
+
+def test_read_only_cache_is_refused_even_as_root(monkeypatch, tmp_path):
+    import os
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    real = os.access
+    monkeypatch.setattr(cli.os, "access", lambda p, m: False if Path(p) == cache else real(p, m))
+    with pytest.raises(cli._Usage, match="not writable"):
+        cli._check_cache("verify", cache)

@@ -9,7 +9,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["check", "is_traced", "Args", "mul0", "poison", "prod_pos", "growth_ratio"]
+__all__ = [
+    "check",
+    "is_traced",
+    "Args",
+    "mul0",
+    "poison",
+    "prod_pos",
+    "growth_ratio",
+    "TINY_PRODUCT",
+]
 
 
 def is_traced(x) -> bool:
@@ -221,6 +230,11 @@ def prod_pos(xp, *factors):
     logs = sum(xp.log(xp.where(use_log, f, 1.0)) for f in factors)
     return xp.where(use_log, xp.exp(logs), plain)
 
+
+TINY_PRODUCT = 1e-250
+"""Below this a product such as ``alpha * L`` may have lost digits to underflow (or been
+flushed to 0, as XLA does with subnormals): calculators switch to a form that does not
+form it (:func:`growth_ratio`); above it they keep their direct formula."""
 
 _RATIO_SMALL = 1e-4
 """Below this argument the ratios below sum four terms of their series (remainder < 3e-17)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from metatheory.bounds._validate import Args, check, growth_ratio, prod_pos
+from metatheory.bounds._validate import TINY_PRODUCT, Args, check, growth_ratio, mul0, prod_pos
 
 __all__ = ["fomaml_bias_bound", "nichol_expected_updates", "meta_sgd_alpha_gradient"]
 
@@ -54,11 +54,17 @@ def fomaml_bias_bound(alpha, L, G, n_steps, psd=False):
                 x <= 1.0,
                 lambda: f"alpha * L (psd=True) must be in [0, 1.0], got {float(np.max(x)):g}",
             )
-        # factor * G = (factor / (alpha L)) * alpha * L * G: exact when alpha * L underflows
-        # (1e-200 * 1e-200 with G = 1e300 is 3e-100 at N = 3, not 0); inf when it overflows;
-        # G = 0: no query gradient, no bias (not inf * 0)
-        ratio = growth_ratio(x, n, xp, sign=-1.0 if psd else 1.0)
-        out = prod_pos(xp, ratio, alpha, L, G)
+        if psd:
+            factor = -xp.expm1(n * xp.log1p(-x))  # alpha L = 1: log1p(-1) = -inf, factor 1
+        else:
+            factor = xp.expm1(n * xp.log1p(x))  # astronomically large bounds become inf
+        out = mul0(xp, factor, G)  # G = 0: no query gradient, no bias (not inf*0)
+        # where alpha * L underflows (1e-200 * 1e-200), factor * G = (factor / (alpha L)) *
+        # alpha * L * G: 3e-100 for G = 1e300 at N = 3, not 0
+        tiny = x < TINY_PRODUCT
+        ratio = growth_ratio(xp.where(tiny, x, 0.0), n, xp, sign=-1.0 if psd else 1.0)
+        small = prod_pos(xp, ratio, xp.where(tiny, alpha, 1.0), xp.where(tiny, L, 0.0), G)
+        out = xp.where(tiny, small, out)
     return v.out(out)
 
 

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metatheory.bounds._validate import Args, check, growth_ratio, is_traced
+from metatheory.bounds._validate import TINY_PRODUCT, Args, check, growth_ratio, is_traced
 
 __all__ = ["grant_prior_precision", "grant_prior_covariance"]
 
@@ -49,9 +49,14 @@ def grant_prior_precision(h, alpha, n_steps):
             ah < 1,
             lambda: f"alpha * h must be in (0, 1.0), got {float(np.max(ah)):g}",
         )
-        # h r^N / (1 - r^N) = r^N / (alpha (1 - r^N) / (alpha h)): no cancellation at small
-        # alpha, and 1/(alpha N) where alpha * h underflows
-        out = xp.exp(n * xp.log1p(-ah)) / (alpha * growth_ratio(ah, n, xp, sign=-1.0))
+        tiny = ah < TINY_PRODUCT  # alpha * h underflowed (or nearly): the form below
+        log_r = xp.log1p(-xp.where(tiny, 0.5, ah))
+        # r^N / (1 - r^N) without cancellation at small alpha: exp(N log r) / -expm1(N log r)
+        out = h * xp.exp(n * log_r) / -xp.expm1(n * log_r)
+        # h r^N / (1 - r^N) = r^N / (alpha (1 - r^N) / (alpha h)) -> 1/(alpha N)
+        ratio = growth_ratio(xp.where(tiny, ah, 0.0), n, xp, sign=-1.0)
+        small = xp.exp(n * xp.log1p(-ah)) / alpha / ratio  # no alpha^2 in the h-derivative
+        out = xp.where(tiny, small, out)
     return v.out(out)
 
 
