@@ -214,6 +214,7 @@ CASES = {
     "maml-step-cost": (4.0,),
     "cg-error": (10.0, 5.0),
     "binary-kl": (0.1, 0.3),
+    "fo-maml-floor": (0.1, 1.0, 2.0),
 }
 """A valid argument tuple per calculator; the first argument of each is a valid place to
 put an invalid value (see ``INVALID_FIRST``)."""
@@ -231,6 +232,7 @@ INVALID_FIRST = {
     "maml-step-cost": -1.0,
     "cg-error": 0.5,
     "binary-kl": 1.5,
+    "fo-maml-floor": 0.0,
 }
 
 

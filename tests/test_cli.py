@@ -147,7 +147,7 @@ def test_mean_ci_of_infinite_samples_is_silent():
         ci = stats.mean_ci([1.0, np.inf, 2.0])
         assert ci.estimate == ci.low == ci.high == np.inf
         ci = stats.mean_ci([np.inf, -np.inf])
-        assert np.isnan(ci.mean)
+        assert np.isnan(ci.estimate)
 
 
 def test_no_warnings_from_a_bound_run():

@@ -32,6 +32,7 @@ from metatheory.bounds.cost import maml_step_cost
 from metatheory.bounds.fmo import (
     fmo_maml_accuracy,
     fmo_smoothness,
+    fo_maml_floor,
     maml_rate_bound,
     maml_smoothness,
 )
@@ -67,6 +68,7 @@ CALCULATORS["fmo-maml-accuracy"] = fmo_maml_accuracy
 CALCULATORS["maml-step-cost"] = maml_step_cost
 CALCULATORS["cg-error"] = cg_error_bound
 CALCULATORS["binary-kl"] = binary_kl
+CALCULATORS["fo-maml-floor"] = fo_maml_floor
 
 NOT_CALCULATORS: dict = {
     "gaussian_kl": "sums over the last axis of array arguments (a KL between diagonal "
@@ -86,6 +88,7 @@ __all__ = [
     "NOT_CALCULATORS",
     "maml_rate_bound",
     "fmo_maml_accuracy",
+    "fo_maml_floor",
     "maml_step_cost",
     "nichol_expected_updates",
     "meta_sgd_alpha_gradient",

@@ -1,0 +1,5 @@
+"""``python -m metatheory.cli``: the same as the ``metatheory`` command."""
+
+from metatheory.cli import main
+
+raise SystemExit(main())
