@@ -25,6 +25,7 @@ from __future__ import annotations
 from metatheory.bounds.fmo import fmo_smoothness, maml_smoothness
 from metatheory.bounds.fomaml import fomaml_bias_bound
 from metatheory.bounds.grant import grant_prior_covariance, grant_prior_precision
+from metatheory.bounds.hessian_free import hf_maml_hvp_error_bound, hf_maml_hvp_error_bound_smooth
 from metatheory.bounds.pac_bayes import (
     MetaBound,
     amit_meir_bound,
@@ -33,6 +34,7 @@ from metatheory.bounds.pac_bayes import (
     mcallester_bound,
     pentina_lampert_bound,
 )
+from metatheory.bounds.step_size import inverse_n_step_size, maml_smoothness_limit
 
 CALCULATORS: dict = {}
 """CLI name -> calculator function; ``metatheory bound NAME --arg value`` calls it."""
@@ -44,6 +46,10 @@ CALCULATORS["amit-meir"] = amit_meir_bound
 CALCULATORS["pentina-lampert"] = pentina_lampert_bound
 CALCULATORS["grant-precision"] = grant_prior_precision
 CALCULATORS["fomaml-bias"] = fomaml_bias_bound
+CALCULATORS["maml-step-size"] = inverse_n_step_size
+CALCULATORS["maml-smoothness-limit"] = maml_smoothness_limit
+CALCULATORS["hf-maml-hvp-error"] = hf_maml_hvp_error_bound
+CALCULATORS["hf-maml-hvp-error-smooth"] = hf_maml_hvp_error_bound_smooth
 
 __all__ = [
     "CALCULATORS",
@@ -58,4 +64,8 @@ __all__ = [
     "kl_inverse_bound",
     "amit_meir_bound",
     "pentina_lampert_bound",
+    "inverse_n_step_size",
+    "maml_smoothness_limit",
+    "hf_maml_hvp_error_bound",
+    "hf_maml_hvp_error_bound_smooth",
 ]
