@@ -32,6 +32,8 @@ CITES: dict[str, list[str]] = {
     "C3": ["fallah2020convergence"],
     "C4": ["fallah2020convergence"],
     "C5": ["fallah2020convergence"],
+    "C6": ["ji2022multistep", "fallah2020convergence"],
+    "C7": ["fallah2020convergence"],
     # PAC-Bayes
     "P1": ["mcallester1999averaging", "maurer2004note", "amit2018meta", "pentina2014lifelong"],
     "P2": ["amit2018meta"],
@@ -58,6 +60,7 @@ AUTHOR_YEAR: dict[str, tuple[str, str]] = {
     "grant2018recasting": ("Grant", "2018"),
     "santos1996equivalence": ("Santos", "1996"),
     "fallah2020convergence": ("Fallah", "2020"),
+    "ji2022multistep": ("Ji", "2022"),
     "li2017metasgd": ("Li", "2017"),
     "mcallester1999averaging": ("McAllester", "1999"),
     "maurer2004note": ("Maurer", "2004"),
