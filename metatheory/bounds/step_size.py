@@ -54,7 +54,7 @@ def maml_smoothness_limit(c, L, rho, G):
         G: bound on :math:`\|\nabla f_i\|` at the inner iterates, in [0, inf).
 
     Broadcasts; jit/grad/vmap-safe (NaN where a traced argument is invalid); ``inf`` on
-    overflow. Example: ``maml_smoothness_limit(0.5, 1, 1, 1) = e = 2.71828...``.
+    overflow. Example: ``maml_smoothness_limit(0.5, 1, 0, 1) = e = 2.71828...``.
     """
     v = Args()
     fin = dict(high=np.inf, high_open=True)
