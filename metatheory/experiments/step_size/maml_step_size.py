@@ -42,7 +42,7 @@ class StepSizeConfig:
 
 QUICK = StepSizeConfig()
 FULL = StepSizeConfig(
-    n_tasks=64, n_points=8192, n_inverse=(1, 2, 4, 8, 16, 32, 64, 128, 256), n_random=512
+    n_tasks=32, n_points=2048, n_inverse=(1, 2, 4, 8, 16, 32, 64, 128), n_random=512
 )
 PRESETS = {"quick": QUICK, "full": FULL}
 """``d = 1`` and a narrow pool (``tau = 0.1``): near the tasks' curvature maxima the quotient
