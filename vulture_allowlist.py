@@ -39,3 +39,6 @@ _._negative_number_matcher  # cli.py: read by argparse to accept negative values
 _.pooled_hat  # claims/sinusoid: evidence fields read by verifications/test_sinusoid.py
 _.zero_hat
 _.identity_hat
+_.order_slopes  # experiments/hessian_free: per-task slopes stored in the evidence (JSON readers)
+_.onesided_slopes
+_.alpha_inverse  # experiments/step_size: the step sizes used, stored in the evidence

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from metatheory import claims
-from metatheory.report.bibliography import AUTHOR_YEAR, CITES, cite_source, cites
+from metatheory.report.bibliography import AUTHOR_YEAR, cite_source, cites
 
 REFS = Path(__file__).resolve().parents[1] / "paper" / "refs.bib"
 ALL = claims.ids()
@@ -24,25 +24,19 @@ def test_every_claim_cites_works_of_refs_bib(cid):
     assert set(keys) <= _bib_keys(), sorted(set(keys) - _bib_keys())
 
 
-def test_declared_and_fallback_keys_are_in_refs_bib():
-    """Every key of every claim's ``cites`` and of the transitional table is a refs.bib entry,
-    and the table names only registered claims."""
+def test_declared_keys_are_in_refs_bib():
+    """Every key of every claim's ``cites`` and of the author-year table is a refs.bib entry."""
     bib = _bib_keys()
     declared = {k for c in ALL for k in claims.get(c).cites}
-    fallback = {k for ks in CITES.values() for k in ks}
-    assert declared | fallback <= bib, sorted((declared | fallback) - bib)
-    assert set(CITES) <= set(ALL), sorted(set(CITES) - set(ALL))
+    assert declared <= bib, sorted(declared - bib)
     assert set(AUTHOR_YEAR) <= bib, sorted(set(AUTHOR_YEAR) - bib)
 
 
-def test_declared_cites_win_over_the_fallback(monkeypatch):
+def test_cites_are_read_from_the_claim(monkeypatch):
     import dataclasses
 
     c = claims.get("G1")
-    monkeypatch.setitem(claims.REGISTRY, "G1", dataclasses.replace(c, cites=("finn2017maml",)))
-    monkeypatch.setitem(CITES, "G1", ["nichol2018reptile"])
-    assert cites("G1") == ("finn2017maml",)
-    monkeypatch.setitem(claims.REGISTRY, "G1", dataclasses.replace(c, cites=()))
+    monkeypatch.setitem(claims.REGISTRY, "G1", dataclasses.replace(c, cites=("nichol2018reptile",)))
     assert cites("G1") == ("nichol2018reptile",)
     assert cites("Z9") == ()
 

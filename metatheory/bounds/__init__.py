@@ -42,6 +42,7 @@ from metatheory.bounds.fomaml import (
     nichol_expected_updates,
 )
 from metatheory.bounds.grant import grant_prior_covariance, grant_prior_precision
+from metatheory.bounds.hessian_free import hf_maml_hvp_error_bound, hf_maml_hvp_error_bound_smooth
 from metatheory.bounds.imaml import cg_error_bound, imaml_condition_number
 from metatheory.bounds.pac_bayes import (
     MetaBound,
@@ -52,6 +53,7 @@ from metatheory.bounds.pac_bayes import (
     mcallester_bound,
     pentina_lampert_bound,
 )
+from metatheory.bounds.step_size import inverse_n_step_size, maml_smoothness_limit
 
 CALCULATORS: dict = {}
 """CLI name -> calculator function; ``metatheory bound NAME --arg value`` calls it."""
@@ -69,6 +71,11 @@ CALCULATORS["maml-step-cost"] = maml_step_cost
 CALCULATORS["cg-error"] = cg_error_bound
 CALCULATORS["binary-kl"] = binary_kl
 CALCULATORS["fo-maml-floor"] = fo_maml_floor
+
+CALCULATORS["maml-step-size"] = inverse_n_step_size
+CALCULATORS["maml-smoothness-limit"] = maml_smoothness_limit
+CALCULATORS["hf-maml-hvp-error"] = hf_maml_hvp_error_bound
+CALCULATORS["hf-maml-hvp-error-smooth"] = hf_maml_hvp_error_bound_smooth
 
 NOT_CALCULATORS: dict = {
     "gaussian_kl": "sums over the last axis of array arguments (a KL between diagonal "
@@ -106,4 +113,8 @@ __all__ = [
     "kl_inverse_bound",
     "amit_meir_bound",
     "pentina_lampert_bound",
+    "inverse_n_step_size",
+    "maml_smoothness_limit",
+    "hf_maml_hvp_error_bound",
+    "hf_maml_hvp_error_bound_smooth",
 ]

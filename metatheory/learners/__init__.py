@@ -1,5 +1,6 @@
 """Meta-learners as pure functions over pytrees."""
 
+from metatheory.learners.hf_maml import central_difference_hvp, hf_maml_meta_gradient
 from metatheory.learners.imaml import batched_imaml_meta_gradient, imaml_meta_gradient
 from metatheory.learners.maml import (
     batched_maml_meta_gradient,
@@ -27,4 +28,6 @@ __all__ = [
     "meta_sgd_meta_loss",
     "make_meta_sgd_step",
     "make_scan_train",
+    "central_difference_hvp",
+    "hf_maml_meta_gradient",
 ]

@@ -10,53 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["cites", "CITES", "AUTHOR_YEAR", "cite_source"]
-
-# TRANSITIONAL FALLBACK: read only for a claim whose @claim(...) declares no ``cites`` yet;
-# remove this table (and its use in :func:`cites`) once every claim declares them.
-CITES: dict[str, list[str]] = {
-    # gradient lens
-    "G1": ["finn2017maml"],
-    "G2": ["finn2017maml", "nichol2018reptile"],
-    "G3": ["finn2017maml", "nichol2018reptile"],
-    "G4": ["nichol2018reptile"],
-    "G5": ["finn2017maml", "rajeswaran2019imaml"],
-    "G6": ["rajeswaran2019imaml", "bradbury2018jax"],
-    "G7": ["rajeswaran2019imaml", "shewchuk1994cg"],
-    "G8": ["li2017metasgd", "finn2017maml"],
-    "G9": ["finn2017maml"],
-    # hierarchical Bayes
-    "H1": ["grant2018recasting", "santos1996equivalence"],
-    "H2": ["grant2018recasting"],
-    # convergence theory
-    "C1": ["fallah2020convergence"],
-    "C2": ["fallah2020convergence"],
-    "C3": ["fallah2020convergence"],
-    "C4": ["fallah2020convergence"],
-    "C5": ["fallah2020convergence"],
-    # PAC-Bayes
-    "P1": ["mcallester1999averaging", "maurer2004note", "amit2018meta", "pentina2014lifelong"],
-    "P2": ["amit2018meta"],
-    "P3": ["amit2018meta", "pentina2014lifelong"],
-    "P4": ["dziugaite2017nonvacuous", "amit2018meta"],
-    "P5": ["amit2018meta", "pentina2014lifelong"],
-    # neural processes
-    "B1": ["rasmussen2006gp", "garnelo2018conditional"],
-    "B2": [
-        "garnelo2018conditional",
-        "garnelo2018neural",
-        "kim2019attentive",
-        "burda2016importance",
-    ],
-    # prototypes
-    "M1": ["snell2017prototypical"],
-    "M2": ["banerjee2005bregman", "snell2017prototypical"],
-    "M3": ["snell2017prototypical", "vinyals2016matching"],
-    # systems
-    "S1": ["pearlmutter1994fast"],
-    "S2": ["bradbury2018jax"],
-}
-"""Claim id -> BibTeX keys, for claims that do not declare ``cites`` yet (transitional)."""
+__all__ = ["cites", "AUTHOR_YEAR", "cite_source"]
 
 AUTHOR_YEAR: dict[str, tuple[str, str]] = {
     "finn2017maml": ("Finn", "2017"),
@@ -65,6 +19,7 @@ AUTHOR_YEAR: dict[str, tuple[str, str]] = {
     "grant2018recasting": ("Grant", "2018"),
     "santos1996equivalence": ("Santos", "1996"),
     "fallah2020convergence": ("Fallah", "2020"),
+    "ji2022multistep": ("Ji", "2022"),
     "li2017metasgd": ("Li", "2017"),
     "mcallester1999averaging": ("McAllester", "1999"),
     "maurer2004note": ("Maurer", "2004"),
@@ -95,7 +50,7 @@ def cites(cid: str) -> tuple[str, ...]:
         declared = claims.get(cid).cites
     except KeyError:
         return ()
-    return tuple(declared) or tuple(CITES.get(cid.upper(), ()))  # transitional fallback
+    return tuple(declared)
 
 
 def _pattern(key: str) -> re.Pattern:

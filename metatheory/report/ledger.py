@@ -193,7 +193,7 @@ def _evidence_tex(r: dict) -> str:
 def latex_ledger_rows(rows, caption: str | None = None, label: str | None = None) -> str:
     r""":func:`latex_ledger` from JSON rows (those of :func:`ledger_rows`): a ``longtable``
     that fits the text width. Each claim takes two rows: its typeset statement across the
-    table, then its source (with ``\citet`` from :data:`bibliography.CITES`), what was
+    table, then its source (with ``\citet`` from the claim's ``cites``), what was
     predicted and measured with the tolerance, and the verdict."""
     from metatheory.report.bibliography import cite_source
 
