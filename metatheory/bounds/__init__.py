@@ -25,6 +25,12 @@ from __future__ import annotations
 from metatheory.bounds.fmo import fmo_smoothness, maml_smoothness
 from metatheory.bounds.fomaml import fomaml_bias_bound
 from metatheory.bounds.grant import grant_prior_covariance, grant_prior_precision
+from metatheory.bounds.negative_rates import (
+    adaptation_factor,
+    adapted_test_loss,
+    maml_gradient_noise,
+    maml_test_loss,
+)
 from metatheory.bounds.pac_bayes import (
     MetaBound,
     amit_meir_bound,
@@ -33,6 +39,7 @@ from metatheory.bounds.pac_bayes import (
     mcallester_bound,
     pentina_lampert_bound,
 )
+from metatheory.bounds.pacoh import pacoh_bound, pacoh_exponent, pacoh_hyper_posterior
 
 CALCULATORS: dict = {}
 """CLI name -> calculator function; ``metatheory bound NAME --arg value`` calls it."""
@@ -44,6 +51,8 @@ CALCULATORS["amit-meir"] = amit_meir_bound
 CALCULATORS["pentina-lampert"] = pentina_lampert_bound
 CALCULATORS["grant-precision"] = grant_prior_precision
 CALCULATORS["fomaml-bias"] = fomaml_bias_bound
+CALCULATORS["pacoh-bound"] = pacoh_bound
+CALCULATORS["maml-test-loss"] = maml_test_loss
 
 __all__ = [
     "CALCULATORS",
@@ -58,4 +67,11 @@ __all__ = [
     "kl_inverse_bound",
     "amit_meir_bound",
     "pentina_lampert_bound",
+    "pacoh_exponent",
+    "pacoh_hyper_posterior",
+    "pacoh_bound",
+    "adaptation_factor",
+    "adapted_test_loss",
+    "maml_gradient_noise",
+    "maml_test_loss",
 ]

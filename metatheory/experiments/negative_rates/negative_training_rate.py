@@ -54,7 +54,7 @@ class NegativeRateConfig:
         Setting(p=16, n_t=8, n_v=2, n_r=4, nu=0.5, sigma=1.0),
         Setting(p=4, n_t=8, n_v=4, n_r=4, nu=1.0, sigma=1.0),
     )
-    n_draws: int = 100_000
+    n_draws: int = 50_000
     alpha_hi: float = 0.5  # a positive training rate at which V is also measured
     alpha_r_hi: float = 1.0  # a second test rate at which the adapted loss is measured
     offset: float = 1.0  # distance of theta from w0 in the adapted-loss draws
