@@ -63,7 +63,7 @@ class NegativeRateConfig:
 
 
 NEGATIVE_RATE_QUICK = NegativeRateConfig()
-NEGATIVE_RATE_FULL = NegativeRateConfig(n_draws=1_000_000)
+NEGATIVE_RATE_FULL = NegativeRateConfig(n_draws=200_000)
 NEGATIVE_RATE_PRESETS = {"quick": NEGATIVE_RATE_QUICK, "full": NEGATIVE_RATE_FULL}
 
 

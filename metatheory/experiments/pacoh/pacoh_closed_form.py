@@ -40,7 +40,7 @@ class ClosedFormConfig:
 
 
 CLOSED_FORM_QUICK = ClosedFormConfig()
-CLOSED_FORM_FULL = ClosedFormConfig(n_instances=2000, n_controls=200)
+CLOSED_FORM_FULL = ClosedFormConfig(n_instances=500, n_controls=100)
 CLOSED_FORM_PRESETS = {"quick": CLOSED_FORM_QUICK, "full": CLOSED_FORM_FULL}
 
 
