@@ -183,7 +183,7 @@ def check_g10(r: ex.NegativeRateResult) -> Verdict:
             **{f"vmchigh{j + 1}": r.v_ci[j][0].high for j in range(K)},
             "symerr": r.sym_err,
             "maxrel": float(max(rel)),
-            "draws": r.n_draws,
+            "draws": f"{r.n_draws:,}",
         },
         evidence=r,
         summary=Summary.identity(
