@@ -89,7 +89,7 @@ def validation_noise_dropped() -> Mutant:
     mutants=[training_rate_sign(), wishart_moment(), validation_noise_dropped()],
 )
 def check_g10(r: ex.NegativeRateResult) -> Verdict:
-    """Statistical: the closed-form gradient noise V(α_t) at α_t*, 0 and 0.5, and the adapted
+    """Statistical: the closed-form gradient noise V(α_t) at α_t*, 0 and 0.25, and the adapted
     test loss at α_r* and 1, inside Monte Carlo t-intervals (two-sided tail 5e-5 each, 15
     intervals), and the paired Monte Carlo difference V(α_t*)/g(α_t*)² − V(0) below 0 (one-sided
     2.5e-5, 3 settings): designed level 8.25e-4. Exact: the optima's signs from the closed form,

@@ -55,7 +55,7 @@ class NegativeRateConfig:
         Setting(p=4, n_t=8, n_v=4, n_r=4, nu=1.0, sigma=1.0),
     )
     n_draws: int = 50_000
-    alpha_hi: float = 0.5  # a positive training rate at which V is also measured
+    alpha_hi: float = 0.25  # a positive training rate at which V is also measured
     alpha_r_hi: float = 1.0  # a second test rate at which the adapted loss is measured
     offset: float = 1.0  # distance of theta from w0 in the adapted-loss draws
     level: float = 5e-5  # two-sided tail of each Monte Carlo interval
