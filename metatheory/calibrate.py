@@ -54,8 +54,8 @@ __all__ = [
     "BLOCK",
 ]
 
-LEVEL = 0.95
-"""Confidence level of the Clopper–Pearson intervals."""
+LEVEL = 0.05
+"""Tail probability of the Clopper–Pearson intervals (95% intervals)."""
 STATISTICAL_SEEDS = 50
 EXACT_SEEDS = 10
 BLOCK = 10

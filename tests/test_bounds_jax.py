@@ -215,6 +215,16 @@ CASES = {
     "cg-error": (10.0, 5.0),
     "binary-kl": (0.1, 0.3),
     "fo-maml-floor": (0.1, 1.0, 2.0),
+    "maml-step-size": (0.5, 1.0, 4.0),
+    "maml-smoothness-limit": (0.5, 1.0, 1.0, 1.0),
+    "hf-maml-hvp-error": (1.0, 0.01, 2.0),
+    "hf-maml-hvp-error-smooth": (1.0, 0.01, 2.0),
+    "pacoh-exponent": (10.0, 5.0, 3.0),
+    "pacoh-bound": (0.2, 10.0, 5.0, 3.0, 0.5, 1.0),
+    "adaptation-factor": (0.1, 10.0, 5.0),
+    "adapted-test-loss": (0.1, 10.0, 5.0, 0.5, 1.0, 0.0),
+    "maml-gradient-noise": (0.1, 10.0, 5.0, 5.0, 0.5, 1.0),
+    "maml-test-loss": (-0.2, 0.1, 30.0, 2.0, 20.0, 6.0, 3.0, 0.5, 1.0),
 }
 """A valid argument tuple per calculator; the first argument of each is a valid place to
 put an invalid value (see ``INVALID_FIRST``)."""
@@ -233,6 +243,16 @@ INVALID_FIRST = {
     "cg-error": 0.5,
     "binary-kl": 1.5,
     "fo-maml-floor": 0.0,
+    "maml-step-size": 0.0,
+    "maml-smoothness-limit": 0.0,
+    "hf-maml-hvp-error": -1.0,
+    "hf-maml-hvp-error-smooth": -1.0,
+    "pacoh-exponent": 0.0,
+    "pacoh-bound": jnp.nan,
+    "adaptation-factor": jnp.nan,
+    "adapted-test-loss": jnp.nan,
+    "maml-gradient-noise": jnp.nan,
+    "maml-test-loss": jnp.nan,
 }
 
 
@@ -370,13 +390,16 @@ def test_overflow_is_inf_without_warnings(fn, args):
 
 
 def test_every_public_function_is_a_calculator_or_documented_as_not():
+    import importlib
     import inspect
+    import pkgutil
 
-    public = {
-        name
-        for mod in (bounds.cost, bounds.fmo, bounds.fomaml, bounds.grant, bounds.imaml)
-        for name in mod.__all__
-    } | set(bounds.pac_bayes.__all__)
+    mods = [
+        importlib.import_module(f"metatheory.bounds.{m.name}")
+        for m in pkgutil.iter_modules(bounds.__path__)
+        if not m.name.startswith("_")
+    ]
+    public = {name for mod in mods for name in getattr(mod, "__all__", ())}
     public = {n for n in public if inspect.isfunction(getattr(bounds, n))}
     registered = {f.__name__ for f in bounds.CALCULATORS.values()}
     assert public == registered | set(bounds.NOT_CALCULATORS)

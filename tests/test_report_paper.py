@@ -15,7 +15,7 @@ PYTHON_NUMBER = re.compile(r"\d(?:\.\d+)?[eE][+-]\d")
 
 
 def _kn(k, n):
-    lo, hi = clopper_pearson(k, n, level=0.95)
+    lo, hi = clopper_pearson(k, n, level=0.05)
     return {"k": k, "n": n, "ci": [float(lo), float(hi)]}
 
 

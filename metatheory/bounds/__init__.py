@@ -5,8 +5,9 @@ range), broadcasts over arrays, and is listed in :data:`CALCULATORS` under the n
 ``metatheory bound NAME`` command uses. The public functions left out take arrays (a matrix,
 eigenvalues, gradient vectors), which the command's scalar flags cannot pass:
 :func:`gaussian_kl`, :func:`grant_prior_covariance`, :func:`imaml_condition_number`,
-:func:`nichol_expected_updates` and :func:`meta_sgd_alpha_gradient`
-(:data:`NOT_CALCULATORS` gives each reason; the last two are NumPy reference formulas).
+:func:`nichol_expected_updates`, :func:`meta_sgd_alpha_gradient` and
+:func:`pacoh_hyper_posterior` (:data:`NOT_CALCULATORS` gives each reason;
+``nichol_expected_updates`` and ``meta_sgd_alpha_gradient`` are NumPy reference formulas).
 
 Rules shared by every calculator (and :func:`gaussian_kl`, :func:`grant_prior_covariance`,
 :func:`imaml_condition_number`):
@@ -44,6 +45,12 @@ from metatheory.bounds.fomaml import (
 from metatheory.bounds.grant import grant_prior_covariance, grant_prior_precision
 from metatheory.bounds.hessian_free import hf_maml_hvp_error_bound, hf_maml_hvp_error_bound_smooth
 from metatheory.bounds.imaml import cg_error_bound, imaml_condition_number
+from metatheory.bounds.negative_rates import (
+    adaptation_factor,
+    adapted_test_loss,
+    maml_gradient_noise,
+    maml_test_loss,
+)
 from metatheory.bounds.pac_bayes import (
     MetaBound,
     amit_meir_bound,
@@ -53,6 +60,7 @@ from metatheory.bounds.pac_bayes import (
     mcallester_bound,
     pentina_lampert_bound,
 )
+from metatheory.bounds.pacoh import pacoh_bound, pacoh_exponent, pacoh_hyper_posterior
 from metatheory.bounds.step_size import inverse_n_step_size, maml_smoothness_limit
 
 CALCULATORS: dict = {}
@@ -77,6 +85,13 @@ CALCULATORS["maml-smoothness-limit"] = maml_smoothness_limit
 CALCULATORS["hf-maml-hvp-error"] = hf_maml_hvp_error_bound
 CALCULATORS["hf-maml-hvp-error-smooth"] = hf_maml_hvp_error_bound_smooth
 
+CALCULATORS["pacoh-bound"] = pacoh_bound
+CALCULATORS["maml-test-loss"] = maml_test_loss
+CALCULATORS["pacoh-exponent"] = pacoh_exponent
+CALCULATORS["adaptation-factor"] = adaptation_factor
+CALCULATORS["adapted-test-loss"] = adapted_test_loss
+CALCULATORS["maml-gradient-noise"] = maml_gradient_noise
+
 NOT_CALCULATORS: dict = {
     "gaussian_kl": "sums over the last axis of array arguments (a KL between diagonal "
     "Gaussians, the input of the PAC-Bayes bounds)",
@@ -86,6 +101,7 @@ NOT_CALCULATORS: dict = {
     "claim G4, not transformable)",
     "meta_sgd_alpha_gradient": "takes matrices and vectors; NumPy only (a reference formula "
     "of claim G8, not transformable)",
+    "pacoh_hyper_posterior": "takes the tasks' design matrices and targets (arrays)",
 }
 """Public functions of this package that are not in :data:`CALCULATORS` (their arguments are
 arrays, which ``metatheory bound NAME --arg V`` cannot pass), with the reason."""
@@ -117,4 +133,11 @@ __all__ = [
     "maml_smoothness_limit",
     "hf_maml_hvp_error_bound",
     "hf_maml_hvp_error_bound_smooth",
+    "pacoh_exponent",
+    "pacoh_hyper_posterior",
+    "pacoh_bound",
+    "adaptation_factor",
+    "adapted_test_loss",
+    "maml_gradient_noise",
+    "maml_test_loss",
 ]

@@ -170,7 +170,7 @@ def render_g9(v, outdir):
         ax.set_title(f"K = {ks[ik]}", fontsize=9)
         ax.set_xlabel("test-time gradient steps")
         ax.set_xticks(steps[::2])
-    axs[0].set_ylabel(f"query MSE ({CURVE_LEVEL:.0%} bootstrap CI)")
+    axs[0].set_ylabel(f"query MSE ({1 - CURVE_LEVEL:.0%} bootstrap CI)")
     handles, labels = [], []
     for ax in axs:
         for h, lbl in zip(*ax.get_legend_handles_labels(), strict=True):
