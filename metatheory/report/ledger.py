@@ -223,7 +223,7 @@ def latex_ledger_rows(rows, caption: str | None = None, label: str | None = None
         evidence = _evidence_tex(r)
         verdict = _verdict_tex(r["verdict"])
         if r.get("evidence"):
-            verdict += r"\newline(" + tex_escape(r["evidence"]) + ")"
+            verdict += r"\newline{\footnotesize " + tex_escape(r["evidence"]) + "}"
         expected = r.get("expected")
         if expected and expected != r["verdict"]:
             verdict += r"\newline(expected " + _verdict_tex(expected) + ")"
