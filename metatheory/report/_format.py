@@ -51,6 +51,8 @@ _UNICODE = {
     "—": "---",
     "·": r"$\cdot$",
     "Σ": r"$\Sigma$",
+    "𝒫": r"$\mathcal{P}$",
+    "𝒬": r"$\mathcal{Q}$",
     "½": r"$\frac12$",
     "Δ": r"$\Delta$",
     "Λ": r"$\Lambda$",
