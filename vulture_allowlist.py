@@ -42,3 +42,7 @@ _.identity_hat
 _.order_slopes  # experiments/hessian_free: per-task slopes stored in the evidence (JSON readers)
 _.onesided_slopes
 _.alpha_inverse  # experiments/step_size: the step sizes used, stored in the evidence
+_.v_alphas  # experiments/negative_rates: the grid of the stored curves (evidence JSON readers)
+_.loss_alphas
+_.dv_min  # experiments/pacoh: stored beside the bound it checks (evidence JSON readers)
+_.post_sd
