@@ -151,6 +151,7 @@ def test_ledger_shows_evidence_kind_and_summary_when_declared():
         ],
     }
     plain = report.latex_ledger_rows([row])
-    assert "Summary" not in plain and "(rate)" not in plain and r"\emph{rate fit:}" in plain
+    kind = r"{\footnotesize rate}"
+    assert "Summary" not in plain and kind not in plain and r"\emph{rate fit:}" in plain
     kinded = report.latex_ledger_rows([{**row, "evidence": "rate", "summary": "exponent -0.5025"}])
-    assert r"\emph{Summary:} exponent -0.5025" in kinded and "(rate)" in kinded
+    assert r"\emph{Summary:} exponent -0.5025" in kinded and kind in kinded

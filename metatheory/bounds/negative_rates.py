@@ -43,7 +43,7 @@ def adaptation_factor(alpha, n, p):
     squared distance to the task's weights.
 
     Args:
-        alpha: adaptation rate, a finite real number.
+        alpha: adaptation rate, in (-inf, inf).
         n: samples used for the step, in [1, inf).
         p: dimension, in [1, inf).
     """
@@ -59,7 +59,7 @@ def adapted_test_loss(alpha, n, p, nu, sigma, offset2=0.0):
     :math:`\tfrac12[(\delta^2+\nu^2)g(\alpha, n) + \alpha^2\sigma^2p/n + \sigma^2]`.
 
     Args:
-        alpha: adaptation rate, a finite real number.
+        alpha: adaptation rate, in (-inf, inf).
         n: adaptation samples, in [1, inf).
         p: dimension, in [1, inf).
         nu: task spread (w ~ N(w0, nu^2 I / p)), in [0, inf).
@@ -87,7 +87,7 @@ def maml_gradient_noise(alpha_t, n_t, n_v, p, nu, sigma):
     :func:`metatheory.symbolic.negative_rates.derive_gradient_noise`.
 
     Args:
-        alpha_t: training adaptation rate, a finite real number.
+        alpha_t: training adaptation rate, in (-inf, inf).
         n_t: support samples per training task, in [1, inf).
         n_v: validation samples per training task, in [1, inf).
         p: dimension, in [1, inf).
@@ -152,8 +152,8 @@ def maml_test_loss(alpha_t, alpha_r, n_t, n_v, n_r, p, m, nu, sigma):
     :func:`adaptation_factor`).
 
     Args:
-        alpha_t: training adaptation rate, a finite real number.
-        alpha_r: test adaptation rate, a finite real number.
+        alpha_t: training adaptation rate, in (-inf, inf).
+        alpha_r: test adaptation rate, in (-inf, inf).
         n_t: support samples per training task, in [1, inf).
         n_v: validation samples per training task, in [1, inf).
         n_r: adaptation samples at test time, in [1, inf).
