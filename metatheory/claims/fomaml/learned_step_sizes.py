@@ -28,8 +28,9 @@ probability LEVEL / 2 = 5e-4 when its noise model (iid held-out tasks) holds."""
 _ALPHA_GRAD = "metatheory.bounds.fomaml:meta_sgd_alpha_gradient"
 
 
-def _alpha_grad_exponent() -> Mutant:
-    """Off-by-one in the power of the later-step Jacobians: (I − HA)^{N−j}."""
+def _wrong_alpha_grad(transposed: bool, extra_power: int):
+    """``make`` of a mutant of the ∂L_Q/∂α closed form: the Jacobian ``(I − HA)`` (or its
+    transpose ``(I − AH)``) raised to ``N − 1 − j + extra_power``."""
 
     def make(orig):
         def wrong(theta0, h_s, b_s, h_q, b_q, alpha, n_steps):
@@ -40,47 +41,34 @@ def _alpha_grad_exponent() -> Mutant:
                 gs.append(np.asarray(h_s) @ th - b_s)
                 th = th - a * gs[-1]
             v = np.asarray(h_q) @ th - b_q
-            m = np.eye(th.size) - np.asarray(h_s) * a[None, :]
-            total = -sum(
-                g * (np.linalg.matrix_power(m, int(n_steps) - j) @ v) for j, g in enumerate(gs)
-            )
+            ha = a[:, None] * np.asarray(h_s) if transposed else np.asarray(h_s) * a[None, :]
+            m = np.eye(th.size) - ha
+            power = int(n_steps) - 1 + extra_power
+            total = -sum(g * (np.linalg.matrix_power(m, power - j) @ v) for j, g in enumerate(gs))
             return total.sum() if np.ndim(alpha) == 0 else total
 
         return wrong
 
+    return make
+
+
+def _alpha_grad_exponent() -> Mutant:
+    """Off-by-one in the power of the later-step Jacobians: (I − HA)^{N−j}."""
     return Mutant(
         "alpha-gradient-exponent",
         "∂L_Q/∂α closed form with (I − HA)^{N−j} (one factor too many)",
         _ALPHA_GRAD,
-        make,
+        _wrong_alpha_grad(transposed=False, extra_power=1),
     )
 
 
 def _alpha_grad_transposed() -> Mutant:
     """(I − AH) for (I − HA): the transposed Jacobian (equal for a scalar step)."""
-
-    def make(orig):
-        def wrong(theta0, h_s, b_s, h_q, b_q, alpha, n_steps):
-            th = np.asarray(theta0, np.float64)
-            a = np.broadcast_to(np.asarray(alpha, np.float64), th.shape)
-            gs = []
-            for _ in range(int(n_steps)):
-                gs.append(np.asarray(h_s) @ th - b_s)
-                th = th - a * gs[-1]
-            v = np.asarray(h_q) @ th - b_q
-            m = np.eye(th.size) - a[:, None] * np.asarray(h_s)
-            total = -sum(
-                g * (np.linalg.matrix_power(m, int(n_steps) - 1 - j) @ v) for j, g in enumerate(gs)
-            )
-            return total.sum() if np.ndim(alpha) == 0 else total
-
-        return wrong
-
     return Mutant(
         "alpha-gradient-transposed",
         "∂L_Q/∂α closed form with (I − AH) for (I − HA) (the Jacobian transposed)",
         _ALPHA_GRAD,
-        make,
+        _wrong_alpha_grad(transposed=True, extra_power=0),
     )
 
 
