@@ -37,24 +37,21 @@ def _num(x: float) -> str:
     return f"{x:.2f}" if 0.005 <= abs(x) < 1e3 else report.fmt(x, 2)
 
 
-def _cell(mean: float, lo: float, hi: float, div: float) -> str:
-    """One convention for every cell: the mean with its interval when the mean is finite,
-    :math:`\\infty` when some task's MSE is not, and the share of (seed, task) pairs whose
-    adaptation diverged (MSE above the check's threshold) wherever it is not zero."""
-    if np.isfinite(mean):
+def _cell(mean: float, lo: float, hi: float, n_div: int, n_runs: int, med: float) -> str:
+    """One convention for every cell: the mean with its interval where no (seed, task) run
+    diverged (MSE above the check's threshold or not finite); otherwise no mean, as in the
+    ledger, but the number of diverged runs and the median over all runs."""
+    if n_div == 0:
         iv = f"[{_num(lo)}, {_num(hi)}]" if np.isfinite(hi) else ""
-        text = f"{_num(mean)} {{\\scriptsize{iv}"
-    else:
-        text = r"$\infty$ {\scriptsize"
-    if div > 0:
-        text += f"{'; ' if np.isfinite(mean) else ''}{report.fmt(100 * div, 2)}\\% div."
-    return text + "}"
+        return f"{_num(mean)} {{\\scriptsize{iv}}}"
+    return f"{_num(med)} {{\\scriptsize median; {report.fmt(n_div)} of {report.fmt(n_runs)} div.}}"
 
 
 def latex_table(ev) -> str:
-    """Mean query MSE with 95% crossed-bootstrap intervals, per K, model and step count; a
-    cell also gives the share of diverged adaptations where there are any (:func:`_cell`)."""
+    """Mean query MSE with 95% crossed-bootstrap intervals, per K, model and step count; where
+    some adaptation diverged, the median and the number of diverged runs (:func:`_cell`)."""
     r = ev.result
+    n_runs = r.mse.shape[1] * r.mse.shape[4]  # (seed, task) runs per model, K and step
     steps = (0, *CHECK_STEPS)
     lines = [
         r"\begin{tabular}{@{}ll" + "r" * len(steps) + "@{}}",
@@ -67,8 +64,8 @@ def latex_table(ev) -> str:
             cells = []
             for s in steps:
                 mean, lo, hi = ev.curve[im, ik, s]
-                div = ev.diverged[im, ik, s]
-                cells.append(_cell(mean, lo, hi, div))
+                n_div = int(round(ev.diverged[im, ik, s] * n_runs))
+                cells.append(_cell(mean, lo, hi, n_div, n_runs, ev.median[im, ik, s]))
             name = r"\textbf{MAML}" if m == "maml" else LABELS[m]
             lines.append(f"{k if im == 0 else ''} & {name} & " + " & ".join(cells) + r" \\")
         lines.append(r"\midrule")
