@@ -54,6 +54,9 @@ def test_readable_maps_identifiers_and_exponents():
     assert "rel\\_err" not in s and "True" not in s and "P(" not in s
     assert r"10^{-10}" in s and r"3.0\times10^{4}" in s and not PYTHON_NUMBER.search(s)
     assert report.readable("G1.x") == "G1.x"  # identifiers that are not numbers stay
+    assert r"^{-6}" in report.readable("5.4×10^−6") and "textasciicircum" not in (
+        report.readable("3×10^-4")
+    )  # a negative power, with the Unicode or the ASCII minus
 
 
 def test_calibration_table_has_a_column_group_per_preset():
