@@ -19,6 +19,8 @@ def test_r1_anil_representation_holds(verdict):
     # the distance falls monotonically over the fitted window and stays above its float floor
     win = r.dist[:, r.window_start :]
     assert np.all(np.diff(win, axis=1) < 0) and np.all(win > 1e-12)
+    # E w_* = 0 keeps the meta-learned head initialisation at 0 (up to rounding)
+    assert np.all(r.head_norm < 1e-12)
 
 
 def test_r1_control_rejected(verdict):

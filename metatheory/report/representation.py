@@ -19,7 +19,7 @@ def render_r1(v, outdir):
         ax.semilogy(t, r.dist_control[i], color="C3", lw=0.8, ls="--", alpha=0.7, label=lab)
     win = t[r.window_start :]
     pred = np.exp(r.intercepts[0] + r.log_rho * win)
-    ax.semilogy(win, pred, "k:", lw=1.5, label=rf"slope $\ln\rho$ = {v.numbers['logrho']:.4f}")
+    ax.semilogy(win, pred, "k:", lw=1.5, label=rf"slope $\ln\rho = {v.numbers['logrho']:.4f}$")
     ax.axvline(r.window_start, color="0.6", lw=0.6)
     ax.set_xlabel("outer step $t$")
     ax.set_ylabel(r"$\mathrm{dist}(B_t, B_*)$")
