@@ -130,3 +130,12 @@ def test_transient_ratio_of_the_presets():
     assert _common.transient_ratio((1.0, 0.8, 0.65, 0.5, 0.25), 0.5, 0.6) == pytest.approx(
         0.85 / 0.925
     )
+
+
+@pytest.mark.parametrize("params", [{"body": 1.0}, {"w": 1.0, "head": 2.0}, (1.0, 2.0)])
+def test_anil_params_must_be_body_and_head(params):
+    x = jnp.eye(2)[None]
+    with pytest.raises(ValueError, match="params"):
+        learners.batched_anil_meta_loss(
+            _common.loss, params, (x, x[:, 0]), (x, x[:, 0]), alpha=0.1, n_inner=1
+        )
