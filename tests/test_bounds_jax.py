@@ -225,6 +225,7 @@ CASES = {
     "adapted-test-loss": (0.1, 10.0, 5.0, 0.5, 1.0, 0.0),
     "maml-gradient-noise": (0.1, 10.0, 5.0, 5.0, 0.5, 1.0),
     "maml-test-loss": (-0.2, 0.1, 30.0, 2.0, 20.0, 6.0, 3.0, 0.5, 1.0),
+    "anil-contraction-rate": (0.5, 0.6, 0.3),
 }
 """A valid argument tuple per calculator; the first argument of each is a valid place to
 put an invalid value (see ``INVALID_FIRST``)."""
@@ -253,6 +254,7 @@ INVALID_FIRST = {
     "adapted-test-loss": jnp.nan,
     "maml-gradient-noise": jnp.nan,
     "maml-test-loss": jnp.nan,
+    "anil-contraction-rate": 0.0,
 }
 
 

@@ -61,6 +61,7 @@ from metatheory.bounds.pac_bayes import (
     pentina_lampert_bound,
 )
 from metatheory.bounds.pacoh import pacoh_bound, pacoh_exponent, pacoh_hyper_posterior
+from metatheory.bounds.representation import anil_contraction_rate
 from metatheory.bounds.step_size import inverse_n_step_size, maml_smoothness_limit
 
 CALCULATORS: dict = {}
@@ -91,6 +92,8 @@ CALCULATORS["pacoh-exponent"] = pacoh_exponent
 CALCULATORS["adaptation-factor"] = adaptation_factor
 CALCULATORS["adapted-test-loss"] = adapted_test_loss
 CALCULATORS["maml-gradient-noise"] = maml_gradient_noise
+
+CALCULATORS["anil-contraction-rate"] = anil_contraction_rate
 
 NOT_CALCULATORS: dict = {
     "gaussian_kl": "sums over the last axis of array arguments (a KL between diagonal "
@@ -140,4 +143,5 @@ __all__ = [
     "adapted_test_loss",
     "maml_gradient_noise",
     "maml_test_loss",
+    "anil_contraction_rate",
 ]

@@ -1,5 +1,11 @@
 """Meta-learners as pure functions over pytrees."""
 
+from metatheory.learners.anil import (
+    anil_meta_gradient,
+    anil_meta_loss,
+    batched_anil_meta_gradient,
+    batched_anil_meta_loss,
+)
 from metatheory.learners.hf_maml import central_difference_hvp, hf_maml_meta_gradient
 from metatheory.learners.imaml import batched_imaml_meta_gradient, imaml_meta_gradient
 from metatheory.learners.maml import (
@@ -30,4 +36,8 @@ __all__ = [
     "make_scan_train",
     "central_difference_hvp",
     "hf_maml_meta_gradient",
+    "anil_meta_loss",
+    "anil_meta_gradient",
+    "batched_anil_meta_loss",
+    "batched_anil_meta_gradient",
 ]
