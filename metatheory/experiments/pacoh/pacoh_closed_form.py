@@ -241,6 +241,13 @@ def _bound_check(config: ClosedFormConfig, key: jax.Array) -> dict:
         am_task, am_meta = np.asarray(am.task_term), float(np.mean(am.meta_term))
         pl = pentina_lampert_bound(emp.mean(), n, m, kl_hyper, kl_task.mean(), delta)
         pl_task, pl_meta = float(pl.task_term), float(pl.meta_term)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a zero term: fraction inf
+            used = (
+                float(np.max((er_i - emp) / am_task)),
+                (er - er_i.mean()) / am_meta,
+                (er_i.mean() - emp.mean()) / pl_task,
+                (er - er_i.mean()) / pl_meta,
+            )
         row = {
             "transfer": er,
             "am_bound": emp.mean() + am_task.mean() + am_meta,
@@ -248,13 +255,13 @@ def _bound_check(config: ClosedFormConfig, key: jax.Array) -> dict:
             "emp": emp.mean(),
             "task_risk": er_i.mean(),
             "am_task_events": bool(np.all(er_i <= emp + am_task)),
-            "am_task_used": float(np.max((er_i - emp) / am_task)),
+            "am_task_used": used[0],
             "am_env_event": er <= er_i.mean() + am_meta,
-            "am_env_used": (er - er_i.mean()) / am_meta,
+            "am_env_used": used[1],
             "pl_task_event": er_i.mean() <= emp.mean() + pl_task,
-            "pl_task_used": (er_i.mean() - emp.mean()) / pl_task,
+            "pl_task_used": used[2],
             "pl_env_event": er <= er_i.mean() + pl_meta,
-            "pl_env_used": (er - er_i.mean()) / pl_meta,
+            "pl_env_used": used[3],
             "bound_kl_hyper": kl_hyper,
             "bound_kl_task": kl_task.mean(),
         }
