@@ -16,13 +16,6 @@ import numpy as np
 
 from metatheory import stats
 from metatheory.claims import Check, Summary, Verdict, claim
-from metatheory.claims.pac_bayes._common import (
-    MC_LEVEL,
-    MC_SIGMAS,
-    _am_meta_dropped,
-    _am_task_quartered,
-    _meta_bound_type,
-)
 from metatheory.experiments import pacoh as ex
 from metatheory.mutants import Mutant
 
@@ -40,9 +33,15 @@ SYM_TOL = 1e-10
 """sympy's 1-D ln Z and hyper-posterior moments vs the weight-space reference and the
 calculator: float64 evaluation of rational expressions in O(10) terms."""
 QUAD_TOL = 1e-9
-"""The exact transfer risk at n and 2n quadrature points per axis: Gauss–Hermite and
-Gauss–Laguerre errors of an integrand analytic in a strip decay like e^{-O(√n)} (at n = 60 the
-difference is float64 rounding, ~1e-16); 1e-9 also bounds the error at n points."""
+"""The exact transfer risk at n and 2n quadrature points per axis. Gauss–Hermite and
+Gauss–Laguerre errors of an integrand analytic in a strip decay like e^{-O(√n)}, faster the
+wider the strip √(c² + σ²) is against the spread of the weight error; in this environment the
+two differ by float64 rounding (~1e-16) at n = 60, so 1e-9 also bounds the error at n points."""
+MC_SIGMAS = 4.0
+"""Exact transfer risk vs its Monte Carlo estimate: |difference| ≤ 4 standard errors (the
+estimate averages 20,000 bounded losses: normal to within its Berry–Esseen error)."""
+MC_LEVEL = 6.3e-5
+"""Two-sided normal tail probability of MC_SIGMAS standard errors."""
 CP_LEVEL = 2.8e-4
 """Tail probability of the two-sided Clopper–Pearson interval of each of the six coverage and
 event sub-checks: its lower limit is a one-sided bound at 1.4e-4, the designed false alarm of a
@@ -110,21 +109,51 @@ def bound_kl_coefficient() -> Mutant:
     )
 
 
-def pl_meta_dropped() -> Mutant:
+_PAC_BAYES = "metatheory.bounds.pac_bayes"
+
+
+def _meta_mutant(name, description, fn, task=None, meta=None) -> Mutant:
+    """A mutant of the meta-learning bound ``fn`` that rescales its task and/or meta term."""
+
     def make(orig):
-        def pentina_lampert_bound(emp_risk, n_tasks, m, kl_hyper, kl_task, delta):
+        def bound(emp_risk, n_tasks, m, kl_hyper, kl_task, delta):
             b = orig(emp_risk, n_tasks, m, kl_hyper, kl_task, delta)
-            meta = 0.0 * b.meta_term
-            return _meta_bound_type(b, b.empirical + b.task_term, b.empirical, b.task_term, meta)
+            t = b.task_term if task is None else task * b.task_term
+            mt = b.meta_term if meta is None else meta * b.meta_term
+            return type(b)(b.empirical + t + mt, b.empirical, t, mt)
 
-        return pentina_lampert_bound
+        bound.__name__ = fn
+        return bound
 
-    return Mutant(
+    return Mutant(name, description, f"{_PAC_BAYES}:{fn}", make)
+
+
+def am_meta_dropped() -> Mutant:
+    return _meta_mutant(
+        "am_meta_dropped",
+        "Amit–Meir without the meta (environment) term: only the task-level bound",
+        "amit_meir_bound",
+        meta=0.0,
+    )
+
+
+def am_task_quartered() -> Mutant:
+    return _meta_mutant(
+        "am_task_quartered",
+        "the task term a quarter of its value (e.g. 1/(8(m−1)) for 1/(2(m−1)) with a square "
+        "lost, or a 1/4 from a misread constant)",
+        "amit_meir_bound",
+        task=0.25,
+    )
+
+
+def pl_meta_dropped() -> Mutant:
+    return _meta_mutant(
         "pl_meta_dropped",
         "Pentina–Lampert without the environment-level term (λ = √n, Eq. 7): only the "
         "task-level inequality (Eq. 8) of the union",
-        "metatheory.bounds.pac_bayes:pentina_lampert_bound",
-        make,
+        "pentina_lampert_bound",
+        meta=0.0,
     )
 
 
@@ -156,8 +185,8 @@ def _cp_low(k, n):
         exponent_no_lambda(),
         hyperprior_dropped(),
         bound_kl_coefficient(),
-        _am_meta_dropped(),
-        _am_task_quartered(),
+        am_meta_dropped(),
+        am_task_quartered(),
         pl_meta_dropped(),
     ],
 )

@@ -19,6 +19,7 @@ the function-space covariance :math:`C_i` of the closed form.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import jax
@@ -244,10 +245,17 @@ def population_loss(mean_u, var_u, env: BoundEnvironment, n_quad: int):
     :math:`y - xw \sim N(0, u^2 + \sigma^2)`), by ``n_quad``-point Gauss–Hermite quadrature; the
     integrand is analytic in the strip :math:`|\mathrm{Im}\,u| < \sqrt{c^2+\sigma^2}`, so the
     error decays like :math:`e^{-O(\sqrt{n_{quad}})}`."""
-    z, w = np.polynomial.hermite_e.hermegauss(n_quad)
+    z, w = _hermite(n_quad)
     u = np.asarray(mean_u)[..., None] + np.sqrt(np.asarray(var_u))[..., None] * z
     c2 = env.loss_scale**2 + env.noise**2
-    return 1.0 - (env.loss_scale / np.sqrt(c2 + u**2)) @ (w / w.sum())
+    return 1.0 - (env.loss_scale / np.sqrt(c2 + u**2)) @ w
+
+
+@functools.cache
+def _hermite(n_quad: int):
+    """Gauss–Hermite nodes and weights of N(0, 1) (weights summing to 1)."""
+    z, w = np.polynomial.hermite_e.hermegauss(n_quad)
+    return z, w / w.sum()
 
 
 def _gibbs_1d(sxx, sxy, env: BoundEnvironment, beta: float):
