@@ -15,6 +15,12 @@ spacing. :math:`\ln Z_\beta` is computed in weight space, as the exact Gaussian 
 :math:`\ln\int e^{f(w)}dw = \tfrac d2\ln 2\pi - \tfrac12\ln\det P + \tfrac12 h^\top P^{-1}h +
 f_0` of the quadratic exponent :math:`f = -\tfrac12 w^\top Pw + h^\top w + f_0`, not through
 the function-space covariance :math:`C_i` of the closed form.
+
+**Bound check.** A fixed one-dimensional environment (:class:`BoundEnvironment`) with the loss
+:math:`\ell_c(w; x, y) = 1 - e^{-(y-xw)^2/(2c^2)} \in [0, 1)`, for which the Amit–Meir and
+Pentina–Lampert bounds hold: the empirical, task and transfer risks of a Gaussian
+hyper-posterior with the Gibbs base learner are Gaussian integrals or one- and two-dimensional
+quadratures (:func:`bound_task_terms`, :func:`transfer_risk`), derived here.
 """
 
 from __future__ import annotations
