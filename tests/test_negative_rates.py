@@ -127,3 +127,37 @@ def test_traced_invalid_input_gives_nan_and_jit_agrees():
         maml_test_loss(-0.2, 0.2, 4, 2, 4, 8, 50, 0.5, 1.0), rel=1e-6
     )
     assert bounds.CALCULATORS["maml-test-loss"] is maml_test_loss
+
+
+def test_meta_train_reaches_the_least_squares_minimiser():
+    """Gradient descent on the meta-objective (the learner's meta-gradient) ends at the
+    minimiser of the one-step MAML objective, written here as a least-squares problem in θ:
+    the validation residual y^v − X^v[(I − αXᵀX/n_t)θ + αXᵀy/n_t] is affine in θ. Same draws
+    as the experiment's (the key split of ``meta_train``)."""
+    from metatheory.experiments.negative_rates import _common
+
+    p, n_t, n_v, m, reps, nu, sigma = 3, 4, 2, 5, 2, 0.7, 0.5
+    alphas = np.array([-0.3, 0.2])
+    key = jax.random.PRNGKey(4)
+    d2, grad_rel = _common.meta_train(
+        key, alphas, nu, sigma, p=p, n_t=n_t, n_v=n_v, m=m, n_reps=reps, n_steps=300
+    )
+    k = jax.random.split(key, 5)
+    u = np.asarray(nu / np.sqrt(p) * jax.random.normal(k[0], (reps, m, p)), float)
+    X = np.asarray(jax.random.normal(k[1], (reps, m, n_t, p)), float)
+    Xv = np.asarray(jax.random.normal(k[2], (reps, m, n_v, p)), float)
+    y = np.einsum("rmnp,rmp->rmn", X, u) + sigma * np.asarray(
+        jax.random.normal(k[3], (reps, m, n_t)), float
+    )
+    yv = np.einsum("rmnp,rmp->rmn", Xv, u) + sigma * np.asarray(
+        jax.random.normal(k[4], (reps, m, n_v)), float
+    )
+    for r in range(reps):
+        for j, a in enumerate(alphas):
+            A = np.concatenate([Xv[r, i] @ (np.eye(p) - a * X[r, i].T @ X[r, i] / n_t)
+                                for i in range(m)])  # fmt: skip
+            b = np.concatenate([yv[r, i] - a * Xv[r, i] @ X[r, i].T @ y[r, i] / n_t
+                                for i in range(m)])  # fmt: skip
+            theta = np.linalg.lstsq(A, b, rcond=None)[0]
+            assert float(d2[r, j]) == pytest.approx(theta @ theta, rel=1e-4)  # float32 training
+    assert np.max(grad_rel) < 1e-4

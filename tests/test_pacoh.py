@@ -12,6 +12,7 @@ from scipy.integrate import quad
 
 from metatheory import bounds
 from metatheory.bounds.pacoh import pacoh_bound, pacoh_exponent, pacoh_hyper_posterior
+from metatheory.experiments.pacoh import _common
 from metatheory.symbolic import pacoh as sym
 
 RNG = np.random.default_rng(7)
@@ -118,3 +119,80 @@ def test_bound_value_and_validation():
     with pytest.raises(ValueError, match="^n_tasks must"):
         pacoh_bound(0.5, 0, 10.0, 2.0, 3.0, 1.0)
     assert bounds.CALCULATORS["pacoh-bound"] is pacoh_bound
+
+
+# The bound check's exact risks (experiments/pacoh/_common.py), each against an independent
+# computation: adaptive quadrature of the defining integral, or the d-general closed forms.
+
+ENV = _common.BoundEnvironment(n_tasks=3, m=5, tau=0.7, noise=0.4, sigma_p=0.9, s=1.3, mu0=0.2)
+
+
+def test_loss_mean_is_the_gaussian_integral():
+    c, a, v = 0.5, 0.3, 0.2
+    pdf = lambda r: np.exp(-((r - a) ** 2) / (2 * v)) / np.sqrt(2 * np.pi * v)  # noqa: E731
+    ref = quad(lambda r: (1 - np.exp(-(r**2) / (2 * c**2))) * pdf(r), -np.inf, np.inf)[0]
+    assert _common.loss_mean(a, v, c) == pytest.approx(ref, rel=1e-10)
+
+
+def test_population_loss_against_the_loss_integrated_over_x_and_u():
+    """Risk of w = w_t - u, u ~ N(0.4, 0.3): the loss integrated over the test input (adaptive
+    quadrature), the noise (the Gaussian integral :func:`loss_mean`, checked above) and u."""
+    c, sig = ENV.loss_scale, ENV.noise
+    mu_u, v_u = 0.4, 0.3
+    n01 = lambda z: np.exp(-(z**2) / 2) / np.sqrt(2 * np.pi)  # noqa: E731
+
+    def given_u(u):  # E over x of E over the noise: residual x u + sig eps given x
+        f = lambda x: _common.loss_mean(x * u, sig**2, c) * n01(x)  # noqa: E731
+        return quad(f, -np.inf, np.inf, epsabs=1e-14, epsrel=1e-13)[0]
+
+    g = lambda z: given_u(mu_u + np.sqrt(v_u) * z) * n01(z)  # noqa: E731
+    ref = quad(g, -np.inf, np.inf, epsabs=1e-14, epsrel=1e-13)[0]
+    assert float(_common.population_loss(mu_u, v_u, ENV, 200)) == pytest.approx(ref, rel=1e-11)
+    # Gauss–Hermite converges like exp(-O(sqrt(n))): 60 points err ~1e-8 at v_u = 0.3
+    assert abs(float(_common.population_loss(mu_u, v_u, ENV, 60)) - ref) < 1e-7
+
+
+def test_transfer_risk_against_quadrature_over_the_sample():
+    """The exact transfer risk against adaptive quadrature over S_xx ~ chi2_m (scipy's density)
+    and u; and its Monte Carlo estimate within 4 standard errors."""
+    from scipy.stats import chi2
+
+    nu, gamma, wbar, beta = 0.3, 0.05, -0.4, np.sqrt(ENV.m)
+    t = beta / ENV.m
+
+    def given_sxx(sxx):
+        sig = 1 / (1 / ENV.sigma_p**2 + t * sxx / ENV.noise**2)
+        D = sig / ENV.sigma_p**2
+        var = D**2 * (ENV.tau**2 + gamma) + sig**2 * t**2 * sxx / ENV.noise**2 + sig
+        return float(_common.population_loss(D * (wbar - nu), var, ENV, 240))
+
+    f = lambda q: given_sxx(q) * chi2.pdf(q, ENV.m)  # noqa: E731
+    ref = quad(f, 0, np.inf, epsabs=1e-14, epsrel=1e-13)[0]
+    got = _common.transfer_risk(nu, gamma, wbar, ENV, beta, 200)
+    assert got == pytest.approx(ref, rel=1e-9)
+    mc, se = _common.transfer_risk_mc(jax.random.PRNGKey(3), nu, gamma, wbar, ENV, beta, 200_000)
+    assert abs(mc - got) <= 4 * se
+
+
+def test_bound_task_terms_agree_with_the_d_general_closed_forms():
+    """Per-task KLs average to the task KL of the d-general ``gibbs_terms``; the empirical
+    bounded risk against Monte Carlo over the posterior weights; the task risk lies in [0, 1]."""
+    key = jax.random.PRNGKey(0)
+    w, X, y = (a[0] for a in _common.draw_bound_tasks(key, ENV, 0.5, 1))
+    nu, gamma, beta = 0.4, 0.07, np.sqrt(ENV.m)
+    emp, risk, kl = _common.bound_task_terms(w, X, y, nu, gamma, ENV, beta, 60)
+    inst = _common.Instance(X[..., None], y, np.array([ENV.mu0]), ENV.s, ENV.sigma_p,
+                            ENV.noise, beta, 1.0)  # fmt: skip
+    _, _, klt = _common.gibbs_terms(inst, np.array([nu]), np.array([[gamma]]))
+    assert kl.mean() == pytest.approx(klt, rel=1e-12)
+    rng = np.random.default_rng(1)
+    t = beta / ENV.m
+    sig = 1 / (1 / ENV.sigma_p**2 + t * (X * X).sum(1) / ENV.noise**2)
+    mu = nu + np.sqrt(gamma) * rng.normal(size=(400_000, 1))
+    ws = sig * (mu / ENV.sigma_p**2 + t * (X * y).sum(1) / ENV.noise**2)
+    ws = ws + np.sqrt(sig) * rng.normal(size=ws.shape)
+    loss = 1 - np.exp(-((y[None] - X[None] * ws[..., None]) ** 2) / (2 * ENV.loss_scale**2))
+    per = loss.mean(axis=2)
+    se = per.std(axis=0) / np.sqrt(per.shape[0])
+    assert np.all(np.abs(per.mean(axis=0) - emp) <= 4.5 * se)
+    assert np.all((risk > 0) & (risk < 1)) and np.all(emp < 1)

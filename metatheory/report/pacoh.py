@@ -1,4 +1,5 @@
-"""Figure of the PACOH family (P6), drawn from the stored evidence (no fitting here)."""
+"""Figure of the PACOH family (P6), drawn from the stored evidence (no fitting here): the
+closed-form errors, the complexity terms, and the bounds at Q* against the transfer risk."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from metatheory import report
 
 def render_p6(v, outdir):
     r = v.evidence
-    fig, (a1, a2) = report.plt.subplots(1, 2, figsize=(7.4, 3.0), layout="constrained")
+    fig, (a1, a2, a3) = report.plt.subplots(1, 3, figsize=(9.6, 3.0), layout="constrained")
     floor = 1e-17  # exact zeros drawn at the bottom of the log axis
     for d, mk in ((1, "o"), (2, "s")):
         sel = r.d == d
@@ -35,4 +36,13 @@ def render_p6(v, outdir):
     a2.set_xlabel("instance (sorted by the PACOH term)")
     a2.set_ylabel("complexity terms at $\\mathcal{Q}^*$")
     a2.legend(fontsize=6, loc="upper left")
+    order = np.argsort(r.transfer)
+    a3.plot(r.transfer[order], ".", ms=2, color="k", label="transfer risk of $\\mathcal{Q}^*$")
+    a3.plot(r.am_bound[order], ".", ms=2, color="C1", label="Amit–Meir bound")
+    a3.plot(r.pl_bound[order], ".", ms=2, color="C2", label="Pentina–Lampert bound")
+    a3.plot(r.emp[order], ".", ms=2, color="C7", label="empirical risk (control)")
+    a3.set_xlabel("draw of the observed tasks (sorted by transfer risk)")
+    a3.set_ylabel("bounded loss")
+    a3.set_ylim(0, 1)
+    a3.legend(fontsize=6, loc="center right")
     report.savefig(fig, outdir, "p6-pacoh")

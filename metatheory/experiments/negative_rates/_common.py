@@ -21,8 +21,11 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import optax
 
-__all__ = ["P", "N_T", "N_V", "N_R", "gradient_noise_draws", "test_loss_draws"]
+from metatheory.learners import maml
+
+__all__ = ["P", "N_T", "N_V", "N_R", "gradient_noise_draws", "test_loss_draws", "meta_train"]
 
 
 P, N_T, N_V, N_R = 16, 8, 4, 4
@@ -91,3 +94,55 @@ def test_loss_draws(key, alphas, nu, sigma, offset, p, n_r, *, n_draws):
         )
 
     return jax.lax.map(one, alphas).T
+
+
+def _squared_loss(theta, x, y):
+    r""":math:`\frac1{2n}\|y - X\theta\|^2`, the loss of the model."""
+    return 0.5 * jnp.mean((y - x @ theta) ** 2)
+
+
+@partial(jax.jit, static_argnames=("p", "n_t", "n_v", "m", "n_reps", "n_steps"))
+def meta_train(key, alphas, nu, sigma, *, p, n_t, n_v, m, n_reps, n_steps):
+    r"""Meta-train one-step MAML by full-batch gradient descent on the meta-objective
+    :math:`\frac1m\sum_i f_i(\theta)` of ``m`` tasks, from :math:`\theta = w_0 = 0`, at each
+    training rate in ``alphas``, on ``n_reps`` independent draws of the ``m`` tasks (the same
+    tasks for every rate). The meta-gradient is
+    :func:`metatheory.learners.maml.batched_maml_meta_gradient`; the objective is quadratic, so
+    the gradient at :math:`\theta` is :math:`g_0 + H\theta` exactly (:math:`g_0` and the
+    Hessian :math:`H` from the learner at :math:`w_0`), the step size is
+    :math:`1/\lambda_{max}(H)`, and ``n_steps`` steps contract the error by
+    :math:`(1 - \lambda_{min}/\lambda_{max})^{n_{steps}}`.
+
+    Returns :math:`\|\theta - w_0\|^2` after training, shape (n_reps, len(alphas)), and the
+    learner's meta-gradient norm at the trained :math:`\theta` relative to that at :math:`w_0`
+    (convergence), of the same shape.
+    """
+    k = jax.random.split(key, 5)
+    u = nu / jnp.sqrt(p) * jax.random.normal(k[0], (n_reps, m, p))
+    X = jax.random.normal(k[1], (n_reps, m, n_t, p))
+    Xv = jax.random.normal(k[2], (n_reps, m, n_v, p))
+    y = jnp.einsum("rmnp,rmp->rmn", X, u) + sigma * jax.random.normal(k[3], (n_reps, m, n_t))
+    yv = jnp.einsum("rmnp,rmp->rmn", Xv, u) + sigma * jax.random.normal(k[4], (n_reps, m, n_v))
+
+    def one(alpha, sup, qry):
+        def grad(theta):
+            return maml.batched_maml_meta_gradient(
+                _squared_loss, theta, sup, qry, alpha=alpha, n_inner=1
+            )
+
+        theta0 = jnp.zeros(p)
+        g0, H = grad(theta0), jax.jacfwd(grad)(theta0)  # the objective is quadratic in theta
+        opt = optax.sgd(1.0 / jnp.linalg.eigvalsh(H)[-1])
+
+        def step(carry, _):  # its gradient at theta is g0 + H theta, exactly
+            theta, state = carry
+            upd, state = opt.update(g0 + H @ theta, state, theta)
+            return (optax.apply_updates(theta, upd), state), None
+
+        (theta, _), _ = jax.lax.scan(step, (theta0, opt.init(theta0)), None, length=n_steps)
+        return jnp.sum(theta**2), jnp.linalg.norm(grad(theta)) / jnp.linalg.norm(g0)
+
+    def rep(sup, qry):
+        return jax.vmap(lambda a: one(a, sup, qry))(alphas)
+
+    return jax.vmap(rep)((X, y), (Xv, yv))

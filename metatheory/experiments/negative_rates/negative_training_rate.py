@@ -5,6 +5,14 @@ meta-test loss :math:`\mathcal L(\alpha_t, \alpha_r)` (first order in :math:`1/m
 minimisers :math:`\alpha_t^*` and :math:`\alpha_r^*` on a dense grid, and the moments behind it;
 Monte Carlo estimates of a task's meta-gradient second moment :math:`V(\alpha_t)` and of the
 adapted test loss test them (Bernacchia 2021, ICLR; derived here).
+
+**Training.** On ``n_reps`` draws of :math:`m` training tasks per setting, MAML is meta-trained
+by gradient descent (:func:`._common.meta_train`) at the training rate :math:`\alpha_t^*` and at
+the positive rate :math:`\alpha_t = \alpha_r^*` (training with the adaptation rate, as commonly
+done), on the same tasks; both are meta-tested with the adaptation rate :math:`\alpha_r^*` on
+fresh tasks, whose expected loss given the trained :math:`\theta` is
+:func:`metatheory.bounds.negative_rates.adapted_test_loss` at
+:math:`\delta^2 = \|\theta - w_0\|^2`.
 """
 
 from __future__ import annotations
@@ -60,10 +68,12 @@ class NegativeRateConfig:
     offset: float = 1.0  # distance of theta from w0 in the adapted-loss draws
     level: float = 5e-5  # two-sided tail of each Monte Carlo interval
     grid: tuple[float, float, int] = (-2.0, 2.0, 40_001)  # rates searched for the optima
+    n_reps: int = 300  # independent meta-trainings per setting and training rate
+    n_steps: int = 100  # gradient-descent steps of each meta-training
 
 
 NEGATIVE_RATE_QUICK = NegativeRateConfig()
-NEGATIVE_RATE_FULL = NegativeRateConfig(n_draws=200_000)
+NEGATIVE_RATE_FULL = NegativeRateConfig(n_draws=200_000, n_reps=1500)
 NEGATIVE_RATE_PRESETS = {"quick": NEGATIVE_RATE_QUICK, "full": NEGATIVE_RATE_FULL}
 
 
@@ -82,6 +92,7 @@ class NegativeRateResult:
     loss_ci: tuple  # K tuples of 2 stats.Interval
     loss_star: np.ndarray  # (K,) closed-form meta-test loss at (alpha_t*, alpha_r*)
     loss_zero: np.ndarray  # (K,) at (0, alpha_r*)
+    loss_pos: np.ndarray  # (K,) at (alpha_r*, alpha_r*): trained with the adaptation rate
     sym_err: float  # max relative error of the calculators against sympy at random points
     slope_ok: bool  # sympy: d(V/g^2)/d alpha_t at 0 equals 2 p sigma^2 / n_v
     curve_alpha: np.ndarray  # (G,) rates for the figure
@@ -89,6 +100,10 @@ class NegativeRateResult:
     curve_test: np.ndarray  # (K, G) L(alpha_t*, alpha_r)
     n_draws: int
     level: float
+    trained_loss: np.ndarray  # (K, 2) mean meta-test loss after training at alpha_t*, alpha_r*
+    trained_diff_ci: tuple  # K stats.Interval of loss(trained at alpha_r*) - loss(at alpha_t*)
+    trained_grad: float  # largest meta-gradient norm after training, relative to the start
+    n_reps: int
 
 
 @functools.cache
@@ -154,6 +169,7 @@ def negative_training_rate(config: NegativeRateConfig, key: jax.Array) -> Negati
         rows["curve_test"].append(maml_test_loss(a_t, grid, *common))
         rows["loss_star"].append(float(maml_test_loss(a_t, a_r, *common)))
         rows["loss_zero"].append(float(maml_test_loss(0.0, a_r, *common)))
+        rows["loss_pos"].append(float(maml_test_loss(a_r, a_r, *common)))
         va = np.array([a_t, 0.0, config.alpha_hi])
         noise = (st.n_t, st.n_v, st.p, st.nu, st.sigma)
         rows["v_alphas"].append(va)
@@ -198,7 +214,28 @@ def negative_training_rate(config: NegativeRateConfig, key: jax.Array) -> Negati
             dtype=np.float64,
         )
         rows["loss_ci"].append(tuple(stats.mean_ci(ld[:, i], level=config.level) for i in range(2)))
+        d2, grad_rel = (
+            np.asarray(a, dtype=np.float64)
+            for a in _common.meta_train(
+                jax.random.fold_in(key, 100 + j),
+                np.array([a_t, a_r]),
+                st.nu,
+                st.sigma,
+                p=st.p,
+                n_t=st.n_t,
+                n_v=st.n_v,
+                m=st.m,
+                n_reps=config.n_reps,
+                n_steps=config.n_steps,
+            )
+        )
+        tl = np.asarray(adapted_test_loss(a_r, st.n_r, st.p, st.nu, st.sigma, d2))
+        rows["trained_loss"].append(tl.mean(axis=0))
+        rows["trained_diff_ci"].append(stats.mean_ci(tl[:, 1] - tl[:, 0], level=config.level))
+        rows["trained_grad"].append(float(grad_rel.max()))
+    rows["trained_grad"] = [max(rows["trained_grad"])]
     arr = {k: (tuple(v) if k.endswith("_ci") else np.asarray(v)) for k, v in rows.items() if v}
+    arr["trained_grad"] = float(arr["trained_grad"][0])
     sym = _symbolic()
     return NegativeRateResult(
         **arr,
@@ -208,4 +245,5 @@ def negative_training_rate(config: NegativeRateConfig, key: jax.Array) -> Negati
         curve_alpha=grid,
         n_draws=config.n_draws,
         level=config.level,
+        n_reps=config.n_reps,
     )

@@ -7,6 +7,15 @@ data-dependent part (:func:`metatheory.bounds.pacoh.pacoh_bound`) at the closed 
 Donsker–Varadhan minimum :math:`-(1/\lambda + 1/(n\beta))\ln E_{\mathcal P}
 e^{\kappa\sum_i\ln Z_\beta}`. The Amit–Meir and Pentina–Lampert complexity terms on the same KLs
 are recorded for comparison (Rothfuss et al. 2021; Ding et al. 2021, Theorem 2).
+
+**Bound check.** On ``n_draws`` draws of the observed tasks of a fixed one-dimensional
+environment (:class:`._common.BoundEnvironment`, a loss bounded in [0, 1]), the Amit–Meir and
+Pentina–Lampert bounds (:mod:`metatheory.bounds.pac_bayes`) at PACOH's Gibbs hyper-posterior
+(:func:`metatheory.bounds.pacoh.pacoh_hyper_posterior`, :math:`\beta = \sqrt m`,
+:math:`\lambda = \sqrt n`) against its exact transfer risk, and the events of each bound's
+union: every task (Amit–Meir, level :math:`\delta/(2n)` each), the task average
+(Pentina–Lampert, :math:`\delta/2`) and the environment (:math:`\delta/2` each). PACOH's own
+confidence term was not read, so its bound is not evaluated.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
-from metatheory.bounds.pac_bayes import amit_meir_bound, pentina_lampert_bound
+from metatheory.bounds.pac_bayes import amit_meir_bound, gaussian_kl, pentina_lampert_bound
 from metatheory.bounds.pacoh import pacoh_bound, pacoh_hyper_posterior
 from metatheory.experiments import experiment
 from metatheory.experiments.pacoh import _common
@@ -37,10 +46,17 @@ class ClosedFormConfig:
     n_instances: int = 100
     n_controls: int = 25  # instances on which the kappa = 1 reference is also computed
     delta: float = 0.1  # confidence of the compared Amit–Meir and Pentina–Lampert terms
+    n_draws: int = 400  # draws of the observed tasks for the bound check
+    n_quad: int = 60  # quadrature points per axis of the exact risks
+    n_mc: int = 20000  # Monte Carlo tasks checking the exact transfer risk
+    env: _common.BoundEnvironment = _common.BoundEnvironment()
 
+
+DRAW_BATCH = 100
+"""Draws of the observed tasks generated at once (``n_draws`` is a multiple)."""
 
 CLOSED_FORM_QUICK = ClosedFormConfig()
-CLOSED_FORM_FULL = ClosedFormConfig(n_instances=500, n_controls=100)
+CLOSED_FORM_FULL = ClosedFormConfig(n_instances=500, n_controls=100, n_draws=2000)
 CLOSED_FORM_PRESETS = {"quick": CLOSED_FORM_QUICK, "full": CLOSED_FORM_FULL}
 
 
@@ -66,6 +82,29 @@ class ClosedFormResult:
     am_terms: np.ndarray  # (N,) Amit–Meir task + meta terms on the same KLs
     pl_terms: np.ndarray  # (N,) Pentina–Lampert task + meta terms on the same KLs
     delta: float
+    # the bound check, one entry per draw of the observed tasks
+    transfer: np.ndarray  # exact transfer risk of PACOH's hyper-posterior
+    am_bound: np.ndarray  # Amit–Meir total
+    pl_bound: np.ndarray  # Pentina–Lampert total
+    emp: np.ndarray  # task-averaged empirical risk
+    task_risk: np.ndarray  # task-averaged exact risk on the observed tasks
+    am_task_events: np.ndarray  # every task: er_i <= emp_i + Amit–Meir task term_i
+    am_task_used: np.ndarray  # max_i (er_i - emp_i) / task term_i
+    am_env_event: np.ndarray  # er <= mean_i er_i + Amit–Meir meta term
+    am_env_used: np.ndarray
+    pl_task_event: np.ndarray  # mean_i er_i <= emp + Pentina–Lampert task term
+    pl_task_used: np.ndarray
+    pl_env_event: np.ndarray  # er <= mean_i er_i + Pentina–Lampert meta term
+    pl_env_used: np.ndarray
+    bound_kl_hyper: np.ndarray
+    bound_kl_task: np.ndarray  # task-averaged
+    wbar: float  # the environment's mean weight
+    bound_n_tasks: int  # observed tasks per draw of the bound check
+    bound_m: int  # samples per observed task of the bound check
+    quad_err: float  # |transfer risk at n_quad - at 2 n_quad| at draw 0
+    mc_exact: float  # exact transfer risk at draw 0 ...
+    mc: float  # ... its Monte Carlo estimate ...
+    mc_se: float  # ... and standard error
 
 
 @functools.cache
@@ -171,4 +210,77 @@ def pacoh_closed_form(config: ClosedFormConfig, key: jax.Array) -> ClosedFormRes
         sym_post_err=float(post_err),
         sym_ok=bool(sym["ok"]),
         delta=config.delta,
+        **_bound_check(config, jax.random.fold_in(key, 1)),
     )
+
+
+def _bound_check(config: ClosedFormConfig, key: jax.Array) -> dict:
+    """The Amit–Meir and Pentina–Lampert bounds at PACOH's hyper-posterior on draws of the
+    observed tasks, with the exact transfer and task risks (module docstring)."""
+    env, delta = config.env, config.delta
+    n, m = env.n_tasks, env.m
+    beta, lam = float(np.sqrt(m)), float(np.sqrt(n))
+    k_env, k_draws, k_mc = jax.random.split(key, 3)
+    wbar = float(jax.random.normal(k_env, ()))
+    cols = {}
+    for i in range(config.n_draws):
+        if i % DRAW_BATCH == 0:  # one batch of draws at a time (memory)
+            batch = _common.draw_bound_tasks(
+                jax.random.fold_in(k_draws, i // DRAW_BATCH), env, wbar, DRAW_BATCH
+            )
+        w, X, y = (a[i % DRAW_BATCH] for a in batch)
+        mean, cov = pacoh_hyper_posterior(
+            X[..., None], y, mu0=env.mu0, s=env.s, sigma_p=env.sigma_p, noise=env.noise,
+            beta=beta, lam=lam,
+        )  # fmt: skip
+        nu, gamma = float(np.asarray(mean)[0]), float(np.asarray(cov)[0, 0])
+        emp, er_i, kl_task = _common.bound_task_terms(w, X, y, nu, gamma, env, beta, config.n_quad)
+        kl_hyper = float(gaussian_kl(nu, np.sqrt(gamma), env.mu0, env.s))
+        er = _common.transfer_risk(nu, gamma, wbar, env, beta, config.n_quad)
+        am = amit_meir_bound(emp, n, m, kl_hyper, kl_task, delta)  # per-task terms
+        am_task, am_meta = np.asarray(am.task_term), float(np.mean(am.meta_term))
+        pl = pentina_lampert_bound(emp.mean(), n, m, kl_hyper, kl_task.mean(), delta)
+        pl_task, pl_meta = float(pl.task_term), float(pl.meta_term)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a zero term: fraction inf
+            used = (
+                float(np.max((er_i - emp) / am_task)),
+                (er - er_i.mean()) / am_meta,
+                (er_i.mean() - emp.mean()) / pl_task,
+                (er - er_i.mean()) / pl_meta,
+            )
+        row = {
+            "transfer": er,
+            "am_bound": emp.mean() + am_task.mean() + am_meta,
+            "pl_bound": float(pl.total),
+            "emp": emp.mean(),
+            "task_risk": er_i.mean(),
+            "am_task_events": bool(np.all(er_i <= emp + am_task)),
+            "am_task_used": used[0],
+            "am_env_event": er <= er_i.mean() + am_meta,
+            "am_env_used": used[1],
+            "pl_task_event": er_i.mean() <= emp.mean() + pl_task,
+            "pl_task_used": used[2],
+            "pl_env_event": er <= er_i.mean() + pl_meta,
+            "pl_env_used": used[3],
+            "bound_kl_hyper": kl_hyper,
+            "bound_kl_task": kl_task.mean(),
+        }
+        for name, value in row.items():
+            cols.setdefault(name, []).append(value)
+        if len(cols["transfer"]) == 1:
+            first = (nu, gamma)
+    nu, gamma = first
+    mc, mc_se = _common.transfer_risk_mc(k_mc, nu, gamma, wbar, env, beta, config.n_mc)
+    return {
+        **{name: np.asarray(v) for name, v in cols.items()},
+        "wbar": wbar,
+        "bound_n_tasks": n,
+        "bound_m": m,
+        "quad_err": abs(
+            cols["transfer"][0]
+            - _common.transfer_risk(nu, gamma, wbar, env, beta, 2 * config.n_quad)
+        ),
+        "mc_exact": float(cols["transfer"][0]),
+        "mc": mc,
+        "mc_se": mc_se,
+    }
