@@ -40,7 +40,9 @@ LossFn = Callable[[PyTree, jax.Array, jax.Array], jax.Array]
 
 
 def _check_alpha(alpha) -> None:
-    """``alpha >= 0`` and finite, for a scalar or every concrete leaf of a pytree."""
+    """``alpha`` real and finite, for a scalar or every concrete leaf of a pytree. Either sign:
+    a negative rate is a legitimate *training* rate (Bernacchia 2021; claim G10 trains MAML
+    at one)."""
     for leaf in jax.tree_util.tree_leaves(alpha):
         if isinstance(leaf, jax.core.Tracer):
             continue  # traced (differentiated or vmapped): its value is unknown here
@@ -49,11 +51,9 @@ def _check_alpha(alpha) -> None:
             raise ValueError(f"alpha must be a real number or array, got {leaf!r}")
         if np.iscomplexobj(a):
             raise ValueError(f"alpha must be real, got {leaf!r}")
-        bad = ~np.isfinite(a) | (a < 0)
+        bad = ~np.isfinite(a)
         if np.any(bad):
-            raise ValueError(
-                f"alpha must be finite and >= 0 (a step size), got {a[bad].ravel()[0]!r}"
-            )
+            raise ValueError(f"alpha must be finite, got {a[bad].ravel()[0]!r}")
 
 
 def _check_alpha_tree(alpha, params) -> None:
