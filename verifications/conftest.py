@@ -16,7 +16,7 @@ in one process (e.g. to debug a check).
 Mutant runs recompile the code under test (JAX's caches are cleared; XLA's persistent cache
 under ``.metatheory-cache/xla`` returns the programs a mutant leaves unchanged, and the root
 ``conftest.py`` asks XLA for fast compiles). By default pytest runs every declared mutant at
-the quick preset (108 mutants of 28 claims); with ``--full`` the mutants are skipped unless
+the quick preset; with ``--full`` the mutants are skipped unless
 ``--mutants`` is given (``metatheory calibrate`` runs them all over many seeds:
 ``paper/results/calibration.json``).
 """
