@@ -395,15 +395,25 @@ def _on_cluster(todo, cache, jobs, scheduler, finish, on_event) -> None:
     from distributed import Client, LocalCluster, as_completed
 
     # a task whose worker dies is moved to another worker once (Dask's "suspicious" count);
-    # the embedded cluster's scheduler reads this from here, a remote one from its own config
-    with dask.config.set({"distributed.scheduler.allowed-failures": RETRIES}):
+    # the embedded cluster's scheduler reads this from here, a remote one from its own config.
+    # Each embedded worker's memory limit is its share of the machine, read by
+    # parallel.memory_budget to size seed blocks; JAX's arrays are not Dask data, so the
+    # limit never spills, pauses or kills a worker.
+    no_actions = {f"distributed.worker.memory.{k}": False for k in ("target", "spill", "pause")}
+    with dask.config.set(
+        {
+            "distributed.scheduler.allowed-failures": RETRIES,
+            "distributed.worker.memory.terminate": False,
+            **no_actions,
+        }
+    ):
         if scheduler is None:
             cluster = LocalCluster(
                 n_workers=jobs,
                 threads_per_worker=1,  # JAX runs its own threads
                 processes=True,
                 dashboard_address=None,
-                memory_limit=0,
+                memory_limit="auto",  # the machine's memory / jobs
                 silence_logs=logging.ERROR,
                 preload=[_WORKER_PRELOAD],
             )

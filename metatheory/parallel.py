@@ -8,13 +8,22 @@ the same meta-gradient as on one device, up to the order of the floating-point s
 
 from __future__ import annotations
 
+import os
+
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from metatheory.learners.maml import batched_maml_meta_gradient
 
-__all__ = ["task_mesh", "shard_tasks", "sharded_meta_gradient", "seed_mesh"]
+__all__ = [
+    "task_mesh",
+    "shard_tasks",
+    "sharded_meta_gradient",
+    "seed_mesh",
+    "memory_budget",
+    "seed_chunk",
+]
 
 
 def task_mesh(devices=None) -> Mesh:
@@ -49,3 +58,56 @@ def seed_mesh(devices=None) -> Mesh:
     """A 1-D mesh ``("seeds",)`` over ``devices`` (default: all devices, every process)."""
     devices = jax.devices() if devices is None else list(devices)
     return Mesh(np.array(devices), ("seeds",))
+
+
+def memory_budget(device=None) -> int:
+    """Bytes a new program may still use on ``device`` (default: the first device): an
+    accelerator's own limit; on the CPU, the memory limit of the Dask worker this runs in less
+    what the process holds already (the embedded cluster gives each of its ``jobs`` workers an
+    equal share; ``dask worker --memory-limit`` sets it on a cluster), else the memory the
+    system has available now."""
+    device = jax.devices()[0] if device is None else device
+    stats = device.memory_stats() if device.platform != "cpu" else None
+    if stats and stats.get("bytes_limit"):
+        return int(stats["bytes_limit"])
+    try:
+        from distributed import get_worker
+
+        limit = get_worker().memory_manager.memory_limit
+    except (ImportError, ValueError, AttributeError):  # not inside a Dask worker
+        limit = None
+    if limit:
+        return max(0, int(limit) - _resident_memory())
+    return _available_memory()
+
+
+def _resident_memory() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def seed_chunk(need: int, n_seeds: int, n_dev: int, budget: int) -> int:
+    """Seeds per program: all ``n_seeds`` when their program's ``need`` (bytes per device, the
+    seeds split evenly over ``n_dev`` devices) fits the ``budget``, else as many as fit, in
+    multiples of ``n_dev``; 0 when one seed per device does not fit."""
+    if n_seeds < 1 or n_dev < 1 or n_seeds % n_dev:
+        raise ValueError(
+            f"n_seeds must be a positive multiple of n_dev >= 1, got {n_seeds!r}, {n_dev!r}"
+        )
+    if need <= budget:
+        return n_seeds
+    return int(budget // (need / (n_seeds // n_dev))) * n_dev

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from metatheory import calibrate, claims, experiments
+from metatheory import calibrate, claims, experiments, parallel
 from metatheory.claims import Check, Mutant, Verdict
 
 
@@ -236,3 +236,34 @@ def test_mutants_run_on_the_first_seeds_only():
         assert [s for t in tasks if t.mutant == m for s in t.seeds] == seeds[:3]
     with pytest.raises(ValueError, match="mutant_seeds"):
         calibrate.claim_tasks("G1", "quick", seeds, mutant_seeds=0)
+
+
+def test_seed_chunk_fits_the_budget():
+    assert parallel.seed_chunk(100, 10, 1, 100) == 10  # fits: one program
+    assert parallel.seed_chunk(100, 10, 1, 35) == 3  # 10 bytes a seed
+    assert parallel.seed_chunk(100, 8, 4, 60) == 4  # 2 seeds a device at 50 bytes: 1 each
+    assert parallel.seed_chunk(100, 10, 1, 9) == 0  # one seed does not fit
+    with pytest.raises(ValueError, match="multiple"):
+        parallel.seed_chunk(100, 10, 4, 60)
+
+
+def test_map_seeds_in_chunks_equals_one_program(monkeypatch):
+    """Under a memory budget of 1.5 seeds' program, 5 seeds run one at a time (5 chunks), with
+    the numbers of one program; with no room for one seed, a ``MemoryError`` says so."""
+    seeds = [3, 5, 8, 13, 21]
+    whole = experiments.map_seeds(_vm, 4096, seeds)
+    sizes = []
+    real = parallel.seed_chunk
+
+    def spy(need, n, n_dev, budget):
+        sizes.append(real(need, n, n_dev, int(1.5 * need / n)))
+        return sizes[-1]
+
+    monkeypatch.setattr(parallel, "seed_chunk", spy)
+    chunked = experiments.map_seeds(_vm, 4096, seeds)
+    # float32 means of 4,096 draws summed in another order: equal to 1e-6 absolute
+    assert sizes == [1] and chunked == pytest.approx(whole, abs=1e-6)
+    monkeypatch.setattr(parallel, "memory_budget", lambda device=None: 0)
+    monkeypatch.setattr(parallel, "seed_chunk", real)
+    with pytest.raises(MemoryError, match="needs"):
+        experiments.map_seeds(_vm, 4096, [34])

@@ -409,7 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=10,
         metavar="B",
-        help="seeds per task (the grain of the work spread over workers; default 10)",
+        help="seeds per task (the grain of the work spread over workers; default 10); a"
+        " task whose vmapped seeds would not fit in its worker's memory runs them in chunks",
     )
     c.add_argument("--quiet", action="store_true", help=_QUIET)
     c.set_defaults(_cmd=cmd_calibrate)

@@ -319,6 +319,17 @@ def vmappable(core, finish, *, compiler_options=None):
     return wrapped
 
 
+def _program_bytes(compiled) -> int:
+    """Arguments, outputs and scratch of a compiled program, per device (XLA's own count)."""
+    m = compiled.memory_analysis()
+    if m is None:
+        return 0
+    sizes = ("argument", "output", "temp", "generated_code")
+    return sum(int(getattr(m, f"{k}_size_in_bytes", 0) or 0) for k in sizes) - int(
+        getattr(m, "alias_size_in_bytes", 0) or 0
+    )
+
+
 def map_seeds(experiment, config, seeds, *, mesh=None) -> list:
     """``[experiment(config, jax.random.key(s)) for s in seeds]``, batched where it can be.
 
@@ -326,8 +337,12 @@ def map_seeds(experiment, config, seeds, *, mesh=None) -> list:
     vmapped over the seeds' keys, with the seed axis sharded over ``mesh`` (default: every
     JAX device, so a GPU machine's devices, or several hosts after
     ``jax.distributed.initialize``, share the sweep); keys are padded to a multiple of the
-    device count. Other experiments run seed by seed. Either way, results already in the
-    active experiment cache are reused and new ones are stored there.
+    device count. When that program would need more memory than
+    :func:`~metatheory.parallel.memory_budget` (XLA's count, read before it runs), the seeds run
+    in equal chunks that fit (:func:`~metatheory.parallel.seed_chunk`; B2's full preset needs
+    about 10 GB per seed); ``MemoryError`` when one seed does not fit. Other experiments run
+    seed by seed. Either way, results already in the active experiment cache are reused and new
+    ones are stored there.
     """
     seeds = [int(s) for s in seeds]
     core = getattr(experiment, "core", None)
@@ -339,16 +354,35 @@ def map_seeds(experiment, config, seeds, *, mesh=None) -> list:
     if todo:
         mesh = parallel.seed_mesh() if mesh is None else mesh
         n_dev = mesh.devices.size
-        padded = todo + [todo[-1]] * (-len(todo) % n_dev)
-        keys = jax.vmap(jax.random.key)(np.asarray(padded, np.uint32))
-        keys = jax.device_put(keys, NamedSharding(mesh, PartitionSpec("seeds")))
+        sharding = NamedSharding(mesh, PartitionSpec("seeds"))
         run = jax.jit(
             jax.vmap(lambda k: core(config, k)),
             compiler_options=getattr(experiment, "compiler_options", None),
         )
-        arrays = jax.device_get(run(keys))
-        for i, s in enumerate(todo):
-            res = experiment.finish(config, jax.tree_util.tree_map(lambda a, i=i: a[i], arrays))
-            remember(experiment, config, jax.random.key(s), res)
-            out[s] = res
+
+        def keys(part, size):  # padded to ``size`` seeds (a multiple of the device count)
+            padded = part + [part[-1]] * (size - len(part))
+            return jax.device_put(jax.vmap(jax.random.key)(np.asarray(padded, np.uint32)), sharding)
+
+        size = len(todo) + (-len(todo) % n_dev)
+        program = run.lower(keys(todo, size)).compile()
+        need, budget = _program_bytes(program), parallel.memory_budget(mesh.devices.flat[0])
+        chunk = parallel.seed_chunk(need, size, n_dev, budget)
+        if chunk == 0:
+            raise MemoryError(
+                f"one seed of {experiment.__name__} needs {need / (size // n_dev) / 1e9:.1f} GB;"
+                f" this process may use {budget / 1e9:.1f} GB more (run fewer workers)"
+            )
+        if chunk < size:  # equal chunks, so one more program is compiled, not two
+            parts = -(-len(todo) // chunk)
+            size = -(-len(todo) // parts)
+            size += -size % n_dev
+            program = run.lower(keys(todo[:size], size)).compile()
+        for i in range(0, len(todo), size):
+            part = todo[i : i + size]
+            arrays = jax.device_get(program(keys(part, size)))
+            for j, s in enumerate(part):
+                res = experiment.finish(config, jax.tree_util.tree_map(lambda a, j=j: a[j], arrays))
+                remember(experiment, config, jax.random.key(s), res)
+                out[s] = res
     return [out[s] for s in seeds]
