@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import importlib
 import sys
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 
 import jax
 
-__all__ = ["Mutant", "mutated", "active"]
+__all__ = ["Mutant", "mutated", "active", "bound_terms"]
 
 _ACTIVE: contextvars.ContextVar = contextvars.ContextVar("metatheory_mutant", default=None)
 
@@ -61,6 +62,25 @@ class Mutant:
     @property
     def attr(self) -> str:
         return self.target.split(":")[1]
+
+
+def bound_terms(name, description, target, task=None, meta=None) -> Mutant:
+    """A mutant of a meta-learning bound calculator ``target``, called as ``(emp_risk,
+    n_tasks, m, kl_hyper, kl_task, delta)`` and returning ``(total, empirical, task_term,
+    meta_term)``: its task and/or meta term rewritten by ``task(term, n_tasks, m)`` and
+    ``meta(term, n_tasks, m)``, the total summed again."""
+
+    def make(orig):
+        @functools.wraps(orig)
+        def bound(emp_risk, n_tasks, m, kl_hyper, kl_task, delta):
+            b = orig(emp_risk, n_tasks, m, kl_hyper, kl_task, delta)
+            t = b.task_term if task is None else task(b.task_term, n_tasks, m)
+            mt = b.meta_term if meta is None else meta(b.meta_term, n_tasks, m)
+            return type(b)(b.empirical + t + mt, b.empirical, t, mt)
+
+        return bound
+
+    return Mutant(name, description, target, make)
 
 
 def _patch_everywhere(orig, new, home: str) -> list[tuple]:

@@ -17,9 +17,10 @@ import numpy as np
 from metatheory import stats
 from metatheory.claims import Check, Summary, Verdict, claim
 from metatheory.experiments import pacoh as ex
-from metatheory.mutants import Mutant
+from metatheory.mutants import Mutant, bound_terms
 
 _BOUNDS = "metatheory.bounds.pacoh"
+_PAC_BAYES = "metatheory.bounds.pac_bayes"
 
 HP_TOL = 1e-9
 """Closed form vs the numerically normalised hyper-posterior: the mean's Mahalanobis distance
@@ -109,51 +110,32 @@ def bound_kl_coefficient() -> Mutant:
     )
 
 
-_PAC_BAYES = "metatheory.bounds.pac_bayes"
-
-
-def _meta_mutant(name, description, fn, task=None, meta=None) -> Mutant:
-    """A mutant of the meta-learning bound ``fn`` that rescales its task and/or meta term."""
-
-    def make(orig):
-        def bound(emp_risk, n_tasks, m, kl_hyper, kl_task, delta):
-            b = orig(emp_risk, n_tasks, m, kl_hyper, kl_task, delta)
-            t = b.task_term if task is None else task * b.task_term
-            mt = b.meta_term if meta is None else meta * b.meta_term
-            return type(b)(b.empirical + t + mt, b.empirical, t, mt)
-
-        bound.__name__ = fn
-        return bound
-
-    return Mutant(name, description, f"{_PAC_BAYES}:{fn}", make)
-
-
 def am_meta_dropped() -> Mutant:
-    return _meta_mutant(
+    return bound_terms(
         "am_meta_dropped",
         "Amit–Meir without the meta (environment) term: only the task-level bound",
-        "amit_meir_bound",
-        meta=0.0,
+        f"{_PAC_BAYES}:amit_meir_bound",
+        meta=lambda meta, n, m: 0.0 * meta,
     )
 
 
 def am_task_quartered() -> Mutant:
-    return _meta_mutant(
+    return bound_terms(
         "am_task_quartered",
         "the task term a quarter of its value (e.g. 1/(8(m−1)) for 1/(2(m−1)) with a square "
         "lost, or a 1/4 from a misread constant)",
-        "amit_meir_bound",
-        task=0.25,
+        f"{_PAC_BAYES}:amit_meir_bound",
+        task=lambda task, n, m: task / 4.0,
     )
 
 
 def pl_meta_dropped() -> Mutant:
-    return _meta_mutant(
+    return bound_terms(
         "pl_meta_dropped",
         "Pentina–Lampert without the environment-level term (λ = √n, Eq. 7): only the "
         "task-level inequality (Eq. 8) of the union",
-        "pentina_lampert_bound",
-        meta=0.0,
+        f"{_PAC_BAYES}:pentina_lampert_bound",
+        meta=lambda meta, n, m: 0.0 * meta,
     )
 
 

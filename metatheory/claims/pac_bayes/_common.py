@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metatheory.mutants import Mutant
+from metatheory.mutants import Mutant, bound_terms
 
 MC_SIGMAS = 4.0
 """Closed-form transfer risk vs the Monte Carlo estimate: |diff| ≤ 4 standard errors
@@ -23,24 +23,10 @@ MC_LEVEL = 6.3e-5
 _BOUNDS = "metatheory.bounds.pac_bayes"
 
 
-def _meta_bound_type(b, total, emp, task, meta):
-    return type(b)(total, emp, task, meta)
-
-
 def _am_mutant(name, description, task_fn=None, meta_fn=None) -> Mutant:
     """An Amit–Meir mutant that rewrites the task and/or meta term of the true calculator's
     output (``task_fn(task, n, m)``, ``meta_fn(meta, n, m)``)."""
-
-    def make(orig):
-        def amit_meir_bound(emp_risk, n_tasks, m, kl_hyper, kl_task, delta):
-            b = orig(emp_risk, n_tasks, m, kl_hyper, kl_task, delta)
-            task = b.task_term if task_fn is None else task_fn(b.task_term, n_tasks, m)
-            meta = b.meta_term if meta_fn is None else meta_fn(b.meta_term, n_tasks, m)
-            return _meta_bound_type(b, b.empirical + task + meta, b.empirical, task, meta)
-
-        return amit_meir_bound
-
-    return Mutant(name, description, f"{_BOUNDS}:amit_meir_bound", make)
+    return bound_terms(name, description, f"{_BOUNDS}:amit_meir_bound", task_fn, meta_fn)
 
 
 def _am_meta_dropped() -> Mutant:
