@@ -1,9 +1,8 @@
 r"""Cost model of one MAML step in units of one forward+backward pass (claim G5).
 
-Result (Finn et al. 2017, Sec. 5.2; Rajeswaran et al. 2019, Table 1; the seed's "2.7x cheaper
-at N = 5"). Count a gradient :math:`\nabla L` as 1 unit and a Hessian-vector product as
-:math:`h` units (Pearlmutter: one forward-over-reverse pass, :math:`h \approx 2`). With
-:math:`N` inner steps,
+Derived here for the first-order approximation of Finn et al. 2017, Sec. 5.2. Count a gradient
+:math:`\nabla L` as 1 unit and a Hessian-vector product as :math:`h` units (Pearlmutter: one
+forward-over-reverse pass, :math:`h \approx 2`). With :math:`N` inner steps,
 
 - first-order MAML: :math:`N` inner gradients and one query gradient, :math:`N + 1`;
 - MAML: the same forward sweep plus, in the reverse sweep, one product
