@@ -38,7 +38,8 @@ def timed_runs(rows) -> list[list[dict]]:
 
 
 def calibration_summary(rows) -> dict:
-    """Totals over calibration rows: claims, true-code runs, false alarms, mutants, mutants
+    """Totals over calibration rows: claims, statistical claims (a designed level above 0),
+    true-code runs, false alarms, mutants, mutants
     caught in at least 80% of their runs, mutants caught in fewer than half, claims whose
     false-alarm interval lies wholly above their designed level, and claims recalibrated on
     fresh seeds (``first_seed`` > 0); for the largest timed run (:func:`timed_runs`), how many
@@ -63,6 +64,7 @@ def calibration_summary(rows) -> dict:
     return {
         **wall,
         "claims": len(rows),
+        "statistical": sum(float(r.get("design_level", 0.0)) > 0 for r in rows),
         "runs": sum(int(r["false_alarm"]["n"]) for r in rows),
         "falsealarms": sum(int(r["false_alarm"]["k"]) for r in rows),
         "mutants": len(muts),
