@@ -38,10 +38,20 @@ def _leave() -> None:
         os._exit(EXIT_INTERRUPTED)
 
 
+_PIPE_W: int | None = None
+"""The write end of the wakeup pipe, once :func:`install` made it."""
+
+
 def _handler(signum, frame) -> None:
-    """The main thread's handler does nothing: the C-level handler has written the signal to
-    the wakeup pipe, and the watching thread leaves (after any write the main thread holds
+    """The main thread's handler only writes the signal to the wakeup pipe (again: the C-level
+    handler may have written it already, or not, for a signal that came before the pipe was
+    set), and the watching thread leaves (after any write the main thread holds
     :data:`WRITING` for). Raising here would let library code swallow the interrupt."""
+    if _PIPE_W is not None:
+        try:
+            os.write(_PIPE_W, bytes([signum]))
+        except OSError:  # the pipe is full: the watcher has bytes to read already
+            pass
 
 
 def _watch(fd: int) -> None:
@@ -60,11 +70,15 @@ def install() -> None:
     """Handle SIGINT as described in the module docstring (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         raise RuntimeError("install() must run in the main thread")
+    global _PIPE_W
     r, w = os.pipe()
     os.set_blocking(w, False)
-    threading.Thread(target=_watch, args=(r,), name="metatheory-sigint", daemon=True).start()
+    _PIPE_W = w
+    # the pipe and the handler first, the watcher last: a SIGINT that comes in between waits
+    # in the pipe, and one that came before the pipe is written there by the handler
     signal.set_wakeup_fd(w, warn_on_full_buffer=False)
     signal.signal(signal.SIGINT, _handler)
+    threading.Thread(target=_watch, args=(r,), name="metatheory-sigint", daemon=True).start()
 
 
 def guard_writes() -> None:

@@ -93,3 +93,17 @@ def test_interrupt_during_import_compilation_and_run(tmp_path):
     _assert_interrupted(*_interrupt_when(proc, lambda: _files(stored)))
     err = _finish(fresh, "C1", "C2", env=env)
     assert re.search(r"C1 \w[\w-]* \(cached\)", err), err  # the finished claim is reused
+
+
+def test_a_sigint_before_the_pipe_still_reaches_the_watcher(monkeypatch):
+    """A SIGINT that came before the wakeup pipe was set reaches the main thread's handler
+    only after ``install`` (the C-level handler wrote nothing): the handler writes it to the
+    pipe, so the watcher still leaves."""
+    import metatheory_cli
+
+    r, w = os.pipe()
+    monkeypatch.setattr(metatheory_cli, "_PIPE_W", w)
+    metatheory_cli._handler(signal.SIGINT, None)
+    assert os.read(r, 8) == bytes([signal.SIGINT])
+    os.close(r)
+    os.close(w)
