@@ -1,6 +1,9 @@
 """Settings for every pytest run in this repository (tests, verifications, benchmarks)."""
 
 import os
+from pathlib import Path
+
+import pytest
 
 from metatheory.runtime import sync_cpu_dispatch
 
@@ -21,3 +24,49 @@ def pytest_configure(config):
     only_benchmarks = config.args and all("benchmarks" in str(a) for a in config.args)
     if "xla_backend_optimization_level" not in flags and not only_benchmarks:
         os.environ["XLA_FLAGS"] = f"{flags} {FAST_COMPILE}".strip()
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of work a test belongs to under ``pytest -n`` (``--dist loadgroup``).
+
+    A verification test goes with the claim whose verdict it asks for: its claim parameter
+    (``test_verdict[C5]``, ``test_mutant_rejected[C5-first-order]``), else the first claim id its
+    name starts with (``test_c5_theorem_...``), else the first claim of its family (the file's
+    stem). A claim's verdict and mutants are so computed once, on one worker. Any other test
+    goes with its module, so a module-scoped fixture (e.g. ``test_calibrate_dask``'s cluster)
+    starts once."""
+    import re
+
+    from metatheory import claims
+
+    path, _, test = nodeid.partition("::")
+    if Path(path).parent.name != "verifications":
+        return path
+    known = {c.lower(): c for c in claims.ids()}
+    name, _, params = test.partition("[")
+    first = params.split("-", 1)[0].rstrip("]").lower()
+    if first in known:
+        return known[first]
+    part = re.match(r"[a-z]+\d+|[a-z]+", name.removeprefix("test_"))
+    if part and part.group() in known:
+        return known[part.group()]
+    family = Path(path).stem.removeprefix("test_")
+    return next((c for c in claims.ids() if claims.get(c).family == family), path)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` with :func:`work_unit` as the group of each test.
+
+    xdist's own loadgroup reads ``xdist_group`` marks through a suffix it writes into node ids,
+    which pytest 9.2's structured node ids ignore: every test then runs alone (pytest-xdist
+    issue 1386). Groups computed from the node id itself do not depend on that."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkUnit(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return ByWorkUnit(config, log)

@@ -14,8 +14,6 @@ import pytest
 
 from metatheory import calibrate, claims, cli
 
-pytestmark = pytest.mark.xdist_group("dask-cluster")
-
 BIN = Path(sys.executable).parent
 XLA_CACHE = {
     "JAX_COMPILATION_CACHE_DIR": str(Path(__file__).resolve().parents[1] / ".metatheory-cache/xla"),

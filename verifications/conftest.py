@@ -9,9 +9,9 @@ result. The CLI shares the directory but not these results: the tests compile wi
 flags (root ``conftest.py``), and the cache keys on them.
 
 With pytest-xdist (``pytest`` runs ``-n auto --dist loadgroup``) each claim's tests form one
-``xdist_group``, so a claim's verdict and its mutants are computed once, on one worker, which
-reuses the true result for the mutants that cannot reach it; ``pytest -n 0`` runs everything
-in one process (e.g. to debug a check).
+unit of work (``work_unit`` in the root ``conftest.py``), so a claim's verdict and its mutants
+are computed once, on one worker, which reuses the true result for the mutants that cannot
+reach it; ``pytest -n 0`` runs everything in one process (e.g. to debug a check).
 
 Mutant runs recompile the code under test (JAX's caches are cleared; XLA's persistent cache
 under ``.metatheory-cache/xla`` returns the programs a mutant leaves unchanged, and the root
@@ -21,7 +21,6 @@ the quick preset; with ``--full`` the mutants are skipped unless
 ``paper/results/calibration.json``).
 """
 
-import re
 from pathlib import Path
 
 import pytest
@@ -36,32 +35,8 @@ def pytest_addoption(parser):
     )
 
 
-def _claims_of(item) -> list[str]:
-    """The claims whose verdicts a verification test asks for: its ``cid`` parameter, else
-    the claim ids its name starts with (``test_g6_g7_...``), else every claim of its family."""
-    params = getattr(getattr(item, "callspec", None), "params", {})
-    if "cid" in params:
-        return [claims.get(params["cid"]).id]
-    known = {c.lower(): c for c in claims.ids()}
-    named = []
-    for part in re.findall(r"[a-z]+\d+|[a-z]+", item.name.removeprefix("test_").split("[")[0]):
-        if part not in known:
-            break
-        named.append(known[part])
-    if named:
-        return named
-    family = item.path.stem.removeprefix("test_")
-    return [c for c in claims.ids() if claims.get(c).family == family]
-
-
 def pytest_collection_modifyitems(config, items):
-    """Group each claim's verification tests for ``--dist loadgroup`` (tests that name several
-    claims join the group of the first), and skip mutants under ``--full`` unless asked."""
-    for item in items:
-        if item.path.parent.name == "verifications" and "verdict" in item.fixturenames:
-            named = _claims_of(item)
-            if named:
-                item.add_marker(pytest.mark.xdist_group(named[0]))
+    """Skip mutants under ``--full`` unless asked."""
     if not config.getoption("--full") or config.getoption("--mutants"):
         return
     skip = pytest.mark.skip(
