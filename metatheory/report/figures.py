@@ -78,8 +78,9 @@ def _texts(fig):
 
 
 def saved_width_in(fig) -> float:
-    """The width of ``fig`` saved with ``bbox_inches="tight"``, in inches."""
-    fig.canvas.draw()
+    """The width of ``fig`` saved with ``bbox_inches="tight"``, in inches (laid out without
+    rasterizing: the text extents come from the same renderer ``savefig`` uses)."""
+    fig.draw_without_rendering()
     bbox = fig.get_tightbbox(fig.canvas.get_renderer())
     return float(bbox.width) + 2 * PAD_IN
 
