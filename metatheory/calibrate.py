@@ -18,7 +18,8 @@ a check changed in view of a calibration is calibrated again on seeds it has not
 The unit of work is a :class:`Task`: one claim, preset, block of seeds, and either the true
 code or one mutant. Across tasks the engine is Dask distributed (an embedded ``LocalCluster``
 of ``jobs`` single-threaded worker processes, or any cluster by its scheduler address); one
-process runs them in order when ``jobs=1``. Within a task JAX is the engine: the seeds of a
+process runs them in order when ``jobs=1`` (the Dask driver is
+:func:`metatheory.parallel.run_on_dask`). Within a task JAX is the engine: the seeds of a
 vmappable experiment run as one program sharded over the JAX devices
 (:func:`metatheory.experiments.map_seeds`). A task patches its mutant in the process that runs
 it and restores the true code when it ends, and tasks of one process never overlap. Every
@@ -28,9 +29,7 @@ run resumes where it stopped; rows of a JSON file that match the request are not
 
 from __future__ import annotations
 
-import functools
 import json
-import logging
 import os
 import threading
 import time
@@ -38,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from metatheory import claims, experiments
+from metatheory import claims, experiments, parallel
 from metatheory.mutants import mutated
 from metatheory.stats import clopper_pearson
 
@@ -374,85 +373,14 @@ def calibrate(
                 continue
             finish(t, result, 1)
     elif todo:
-        _on_cluster(todo, cache, jobs, scheduler, finish, on_event)
+        parallel.run_on_dask(
+            run_task, todo, (cache,), key=lambda t: t.key, jobs=jobs, scheduler=scheduler,
+            retries=RETRIES, on_result=finish, on_event=on_event,
+        )  # fmt: skip
     missing = [cid for cid in cids if cid not in rows]
     if missing:
         raise TaskFailed(f"no row for {', '.join(missing)}: a task failed (see above)")
     return [rows[cid] for cid in cids]
-
-
-_WORKER_PRELOAD = """
-import signal, threading
-if threading.current_thread() is threading.main_thread():
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the client's
-"""
-"""Run by each worker of the embedded cluster as it starts (Dask preload text)."""
-
-
-def _on_cluster(todo, cache, jobs, scheduler, finish, on_event) -> None:
-    """Submit ``todo`` to a Dask cluster and hand each result to ``finish`` as it arrives."""
-    import dask
-    from distributed import Client, LocalCluster, as_completed
-
-    # a task whose worker dies is moved to another worker once (Dask's "suspicious" count);
-    # the embedded cluster's scheduler reads this from here, a remote one from its own config.
-    # Each embedded worker's memory limit is its share of the machine, read by
-    # parallel.memory_budget to size seed blocks; JAX's arrays are not Dask data, so the
-    # limit never spills, pauses or kills a worker.
-    no_actions = {f"distributed.worker.memory.{k}": False for k in ("target", "spill", "pause")}
-    with dask.config.set(
-        {
-            "distributed.scheduler.allowed-failures": RETRIES,
-            "distributed.worker.memory.terminate": False,
-            **no_actions,
-        }
-    ):
-        if scheduler is None:
-            cluster = LocalCluster(
-                n_workers=jobs,
-                threads_per_worker=1,  # JAX runs its own threads
-                processes=True,
-                dashboard_address=None,
-                memory_limit="auto",  # the machine's memory / jobs
-                silence_logs=logging.ERROR,
-                preload=[_WORKER_PRELOAD],
-            )
-            client = Client(cluster)
-        else:
-            cluster, client = None, Client(scheduler)
-    by_key = {t.key: t for t in todo}
-
-    def died(event):
-        _, msg = event
-        if isinstance(msg, dict) and msg.get("action") == "remove-worker":
-            if not msg.get("expected") and msg.get("processing-tasks"):
-                keys = ", ".join(sorted(str(k) for k in msg["processing-tasks"]))
-                on_event(f"worker {msg.get('worker', '?')} died running {keys}: moved once")
-
-    try:
-        n_jobs = len(client.scheduler_info()["workers"]) or jobs
-        client.subscribe_topic("all", died)
-        submit = functools.partial(client.submit, run_task, retries=RETRIES, pure=False)
-        futures = [submit(t, cache, key=t.key) for t in todo]
-        for fut in as_completed(futures):
-            task = by_key[fut.key]
-            if fut.status != "finished":  # erred after its retry, or cancelled
-                try:
-                    exc = fut.exception()
-                except Exception as e:  # a cancelled future raises here
-                    exc = e
-                msg = str(exc).splitlines()[0] if str(exc) else ""
-                on_event(f"task {task.key} failed: {type(exc).__name__}: {msg}")
-                continue
-            finish(task, fut.result(), n_jobs)
-    finally:
-        try:
-            client.unsubscribe_topic("all")
-        except Exception:  # the scheduler may already be gone
-            pass
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def _key(row: dict) -> tuple[str, str]:

@@ -1,5 +1,8 @@
-"""Sharding over devices with ``jax.sharding``: a task batch (claim S2) and the mesh over which
-:func:`metatheory.experiments.map_seeds` shards calibration seeds.
+"""Parallel work at two scales. Within one program, sharding over devices with
+``jax.sharding``: a task batch (claim S2) and the mesh over which
+:func:`metatheory.experiments.map_seeds` shards calibration seeds, in chunks that fit the
+memory a process may use (:func:`memory_budget`, :func:`seed_chunk`). Across programs,
+:func:`run_on_dask` runs independent tasks on a Dask cluster (``metatheory calibrate``).
 
 The leading task axis of the support and query arrays is split over a 1-D device mesh named
 ``"tasks"``; parameters are replicated. XLA inserts the cross-device mean, so the result is
@@ -8,7 +11,10 @@ the same meta-gradient as on one device, up to the order of the floating-point s
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
+from collections.abc import Callable, Hashable, Sequence
 
 import jax
 import numpy as np
@@ -23,6 +29,7 @@ __all__ = [
     "seed_mesh",
     "memory_budget",
     "seed_chunk",
+    "run_on_dask",
 ]
 
 
@@ -111,3 +118,92 @@ def seed_chunk(need: int, n_seeds: int, n_dev: int, budget: int) -> int:
     if need <= budget:
         return n_seeds
     return int(budget // (need / (n_seeds // n_dev))) * n_dev
+
+
+_WORKER_PRELOAD = """
+import signal, threading
+if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the client's
+"""
+"""Run by each worker of the embedded cluster as it starts (Dask preload text)."""
+
+
+def run_on_dask(
+    fn: Callable,
+    items: Sequence,
+    args: tuple = (),
+    *,
+    key: Callable[[object], Hashable],
+    jobs: int = 1,
+    scheduler: str | None = None,
+    retries: int = 1,
+    on_result: Callable[[object, object, int], None],
+    on_event: Callable[[str], None],
+) -> None:
+    """Run ``fn(item, *args)`` for each item as a Dask task named ``key(item)``: on an embedded
+    ``LocalCluster`` of ``jobs`` single-threaded worker processes, or on the cluster at
+    ``scheduler``. ``on_result(item, result, n_workers)`` is called in this process as each
+    task finishes. A task whose worker dies is moved to another worker ``retries`` times, and a
+    task that raises is run again as often; then ``on_event`` gets one line naming it and its
+    exception, and its result never comes."""
+    import dask
+    from distributed import Client, LocalCluster, as_completed
+
+    # the embedded cluster's scheduler reads the retries of a dead worker's task ("suspicious"
+    # count) from here, a remote one from its own config. Each embedded worker's memory limit
+    # is its share of the machine, read by memory_budget to size seed blocks; JAX's arrays are
+    # not Dask data, so the limit never spills, pauses or kills a worker.
+    no_actions = {f"distributed.worker.memory.{k}": False for k in ("target", "spill", "pause")}
+    with dask.config.set(
+        {
+            "distributed.scheduler.allowed-failures": retries,
+            "distributed.worker.memory.terminate": False,
+            **no_actions,
+        }
+    ):
+        if scheduler is None:
+            cluster = LocalCluster(
+                n_workers=jobs,
+                threads_per_worker=1,  # JAX runs its own threads
+                processes=True,
+                dashboard_address=None,
+                memory_limit="auto",  # the machine's memory / jobs
+                silence_logs=logging.ERROR,
+                preload=[_WORKER_PRELOAD],
+            )
+            client = Client(cluster)
+        else:
+            cluster, client = None, Client(scheduler)
+    by_key = {key(item): item for item in items}
+
+    def died(event):
+        _, msg = event
+        if isinstance(msg, dict) and msg.get("action") == "remove-worker":
+            if not msg.get("expected") and msg.get("processing-tasks"):
+                keys = ", ".join(sorted(str(k) for k in msg["processing-tasks"]))
+                on_event(f"worker {msg.get('worker', '?')} died running {keys}: moved to another")
+
+    try:
+        n_workers = len(client.scheduler_info()["workers"]) or jobs
+        client.subscribe_topic("all", died)
+        submit = functools.partial(client.submit, fn, retries=retries, pure=False)
+        futures = [submit(item, *args, key=k) for k, item in by_key.items()]
+        for fut in as_completed(futures):
+            item = by_key[fut.key]
+            if fut.status != "finished":  # erred after its retries, or cancelled
+                try:
+                    exc = fut.exception()
+                except Exception as e:  # a cancelled future raises here
+                    exc = e
+                msg = str(exc).splitlines()[0] if str(exc) else ""
+                on_event(f"task {fut.key} failed: {type(exc).__name__}: {msg}")
+                continue
+            on_result(item, fut.result(), n_workers)
+    finally:
+        try:
+            client.unsubscribe_topic("all")
+        except Exception:  # the scheduler may already be gone
+            pass
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from metatheory import calibrate, claims, cli
+from metatheory import calibrate, claims, cli, parallel
 
 BIN = Path(sys.executable).parent
 XLA_CACHE = {
@@ -133,7 +133,10 @@ def test_a_failing_task_is_reported_in_one_line(cluster):
     address, _ = cluster
     bad = calibrate.Task("M1", "quick", "runs", "no-such-mutant", (1,))
     events, done = [], []
-    calibrate._on_cluster([bad], None, 2, address, lambda *a: done.append(a), events.append)
+    parallel.run_on_dask(
+        calibrate.run_task, [bad], (None,), key=lambda t: t.key, scheduler=address,
+        on_result=lambda *a: done.append(a), on_event=events.append,
+    )  # fmt: skip
     assert not done and len(events) == 1, events
     assert "KeyError" in events[0] and bad.key in events[0] and "\n" not in events[0]
 
