@@ -29,9 +29,20 @@ from dataclasses import dataclass
 
 import jax
 
-__all__ = ["Mutant", "mutated", "active", "bound_terms"]
+__all__ = ["Mutant", "mutated", "active", "true_object", "bound_terms"]
 
 _ACTIVE: contextvars.ContextVar = contextvars.ContextVar("metatheory_mutant", default=None)
+
+_TRUE: dict[int, object] = {}
+"""``id(replacement) -> true object`` for the mutant patched in now (see :func:`true_object`)."""
+
+
+def true_object(value):
+    """``value``, or the true object it replaces while a mutant is patched in. Code that reads
+    module globals to find what an experiment depends on (the experiment cache's key) must
+    see the true code: a mutant's replacement lives in another module, and a walk through it
+    would miss the module the mutant patches and take its result for the true one."""
+    return _TRUE.get(id(value), value)
 
 
 def active() -> Mutant | None:
@@ -121,6 +132,7 @@ def mutated(mutant: Mutant | None):
     orig = getattr(mod, mutant.attr)
     new = mutant.make(orig)
     undo = _patch_everywhere(orig, new, mutant.module)
+    _TRUE[id(new)] = orig
     token = _ACTIVE.set(mutant)
     jax.clear_caches()
     try:
@@ -128,6 +140,7 @@ def mutated(mutant: Mutant | None):
     finally:
         _ACTIVE.reset(token)
         _restore(undo)
+        _TRUE.pop(id(new), None)
         jax.clear_caches()
 
 

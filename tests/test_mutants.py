@@ -49,3 +49,27 @@ def test_hessian_sign_mutant_flips_the_factor():
         g_flip = maml.maml_meta_gradient(loss, 0.0, (0.0, 0.0), (0.0, 0.0), alpha=a, n_inner=n)
     gq = h * a - 1.0  # ∇L at θ_1 = α
     assert jnp.allclose(g, (1 - a * h) * gq) and jnp.allclose(g_flip, (1 + a * h) * gq)
+
+
+def test_an_experiment_depends_on_the_same_modules_with_a_mutant_patched_in():
+    """The experiment cache keys a mutant's result apart only if the mutant's module is among
+    the experiment's dependencies. That walk through module globals must find the true code
+    while a mutant is patched in: a calibration task that runs a mutant before any true-code
+    run in its worker would otherwise store the mutant's result as the true one (C2 and C5
+    raised false alarms on every seed in a 2-worker calibration of all claims)."""
+    from metatheory import claims, experiments
+
+    checked = 0
+    for cid in claims.ids():
+        c = claims.get(cid)
+        fn = c.experiment
+        mod = getattr(fn, "__module__", None)
+        if mod is None:
+            continue
+        true = experiments._closure.__wrapped__(mod)
+        for m in c.mutants:
+            with mutated(m):
+                under = experiments._closure.__wrapped__(mod)
+            assert under == true, (cid, m.name, sorted(under ^ true))
+            checked += 1
+    assert checked > 100

@@ -145,7 +145,7 @@ def _closure(name: str) -> frozenset[str]:
         if m is None or m.__name__ in seen:
             continue
         seen.add(m.__name__)
-        for v in vars(m).values():
+        for v in map(mutants.true_object, vars(m).values()):
             dep = v.__name__ if isinstance(v, types.ModuleType) else getattr(v, "__module__", None)
             if m.__name__ == __name__ and isinstance(v, types.ModuleType):
                 continue  # this package holds every loaded experiment module as an attribute
