@@ -181,7 +181,9 @@ def run_on_dask(
         if isinstance(msg, dict) and msg.get("action") == "remove-worker":
             if not msg.get("expected") and msg.get("processing-tasks"):
                 keys = ", ".join(sorted(str(k) for k in msg["processing-tasks"]))
-                on_event(f"worker {msg.get('worker', '?')} died running {keys}: moved to another")
+                on_event(
+                    f"worker {msg.get('worker', '?')} died running {keys}: moved to another worker"
+                )
 
     try:
         n_workers = len(client.scheduler_info()["workers"]) or jobs

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from metatheory import calibrate, claims, cli, parallel
+from metatheory import calibrate, claims, cli, experiments, parallel
 
 BIN = Path(sys.executable).parent
 XLA_CACHE = {
     "JAX_COMPILATION_CACHE_DIR": str(Path(__file__).resolve().parents[1] / ".metatheory-cache/xla"),
-    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.05",
+    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": str(experiments.XLA_CACHE_MIN_SECONDS),
 }
 """Every process here shares the repository's compilation cache (compiled programs never
 change a result), while each calibration has its own, empty, result cache."""
