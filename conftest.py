@@ -1,6 +1,8 @@
 """Settings for every pytest run in this repository (tests, verifications, benchmarks)."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,13 +19,33 @@ fast-math either way), so the experiment cache keys on ``XLA_FLAGS`` and the CLI
 these results. FLOP counts and buffer sizes are read from XLA's optimized HLO, before the LLVM
 backend. Benchmarks keep XLA's default level, and an explicit level in ``XLA_FLAGS`` wins."""
 
+LEGACY_EMITTERS = "--xla_cpu_use_fusion_emitters=false"
+"""XLA's CPU backend emits fusions through its older LLVM emitter: on 2 cores, G2, G7, C5 and P5
+with all their mutants took 125.9 s with it and 163.7 s without (C5's long runs also execute
+faster). The sinusoid benchmark's quick preset asks for the same (``FAST_COMPILE`` there). Added
+only where the installed XLA knows the flag (an unknown flag aborts JAX), and never over an
+explicit setting in ``XLA_FLAGS``."""
+
+
+def _xla_accepts(flag: str) -> bool:
+    """Whether JAX starts its CPU backend with ``flag`` in ``XLA_FLAGS`` (in a subprocess)."""
+    env = {**os.environ, "XLA_FLAGS": flag, "JAX_PLATFORMS": "cpu"}
+    probe = [sys.executable, "-c", "import jax; jax.devices()"]
+    return subprocess.run(probe, env=env, capture_output=True, timeout=120).returncode == 0
+
 
 def pytest_configure(config):
-    """Set :data:`FAST_COMPILE` before JAX creates its CPU client, unless only benchmarks run."""
+    """Set :data:`FAST_COMPILE` and :data:`LEGACY_EMITTERS` before JAX creates its CPU client,
+    unless only benchmarks run (xdist's workers inherit the environment)."""
     flags = os.environ.get("XLA_FLAGS", "")
     only_benchmarks = config.args and all("benchmarks" in str(a) for a in config.args)
-    if "xla_backend_optimization_level" not in flags and not only_benchmarks:
-        os.environ["XLA_FLAGS"] = f"{flags} {FAST_COMPILE}".strip()
+    if only_benchmarks:
+        return
+    if "xla_backend_optimization_level" not in flags:
+        flags = f"{flags} {FAST_COMPILE}"
+    if "xla_cpu_use_fusion_emitters" not in flags and _xla_accepts(LEGACY_EMITTERS):
+        flags = f"{flags} {LEGACY_EMITTERS}"
+    os.environ["XLA_FLAGS"] = flags.strip()
 
 
 def work_unit(nodeid: str) -> str:
