@@ -267,3 +267,25 @@ def test_map_seeds_in_chunks_equals_one_program(monkeypatch):
     monkeypatch.setattr(parallel, "seed_chunk", real)
     with pytest.raises(MemoryError, match="needs"):
         experiments.map_seeds(_vm, 4096, [34])
+
+
+def test_a_task_silences_only_the_partial_read_warning(fake_stat_claim, monkeypatch):
+    """A partially written XLA cache entry read by a task (another worker still writing it) is
+    not reported; any other warning still is."""
+    import warnings
+
+    check = fake_stat_claim["Z7"].check
+
+    def warns(r):
+        partial = f"{calibrate.PARTIAL_READ} for 'jit_x': truncated stream"
+        warnings.warn(partial, UserWarning, stacklevel=1)
+        warnings.warn("something else", UserWarning, stacklevel=1)
+        return check(r)
+
+    monkeypatch.setitem(fake_stat_claim, "Z7", dataclasses.replace(fake_stat_claim["Z7"],
+                                                                   check=warns))  # fmt: skip
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        out = calibrate.run_task(calibrate.Task("Z7", "quick", "runs", None, (1,)))
+    assert [str(w.message) for w in seen] == ["something else"]
+    assert out["records"][0]["verdict"] == "holds"
