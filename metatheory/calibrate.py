@@ -33,7 +33,6 @@ import json
 import os
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,14 +162,6 @@ def _runs(cid, preset, mutant, seeds, cache_dir):
 _ONE_AT_A_TIME = threading.Lock()
 """Tasks of one process never overlap: a mutant patches module globals of the process."""
 
-PARTIAL_READ = "Error reading persistent compilation cache entry"
-"""JAX's warning when a compiled program in the shared XLA cache does not decompress. Workers
-share that cache and JAX writes an entry in place, so a worker can read one that another is
-still writing (seen once in a 28-claim quick calibration on 2 workers); JAX then compiles the
-program itself, and the entry is whole once written. Tasks silence this warning: an entry left
-damaged by an interrupted write is removed, in one line, when the cache is opened
-(:func:`metatheory.experiments.repair_xla_cache`)."""
-
 
 def _worker_address() -> str:
     try:
@@ -187,8 +178,7 @@ def run_task(task: Task, cache_dir: str | None = None) -> dict:
     The mutant is patched in for the task's duration only."""
     from metatheory.runtime import sync_cpu_dispatch
 
-    with _ONE_AT_A_TIME, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=PARTIAL_READ, category=UserWarning)
+    with _ONE_AT_A_TIME:
         sync_cpu_dispatch()
         started = time.time()
         cache = None if cache_dir is None else Path(cache_dir)

@@ -270,14 +270,14 @@ def test_map_seeds_in_chunks_equals_one_program(monkeypatch):
 
 
 def test_a_task_silences_only_the_partial_read_warning(fake_stat_claim, monkeypatch):
-    """A partially written XLA cache entry read by a task (another worker still writing it) is
-    not reported; any other warning still is."""
+    """A partially written XLA cache entry read inside ``experiments.caching`` (here by a
+    calibration task; another worker still writing it) is not reported; any other warning is."""
     import warnings
 
     check = fake_stat_claim["Z7"].check
 
     def warns(r):
-        partial = f"{calibrate.PARTIAL_READ} for 'jit_x': truncated stream"
+        partial = f"{experiments.PARTIAL_READ} for 'jit_x': truncated stream"
         warnings.warn(partial, UserWarning, stacklevel=1)
         warnings.warn("something else", UserWarning, stacklevel=1)
         return check(r)

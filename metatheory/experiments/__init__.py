@@ -44,6 +44,7 @@ __all__ = [
     "active_mutant",
     "map_seeds",
     "LONG_RUNNING",
+    "PARTIAL_READ",
 ]
 
 LONG_RUNNING = {"xla_backend_optimization_level": 2}
@@ -66,7 +67,8 @@ def caching(directory: Path | None = None):
     cache, ``directory/xla``, unless one is configured already): a mutant run clears JAX's
     in-memory caches, and the programs it did not change (random draws, evaluation code) are
     then loaded instead of recompiled. The cache is keyed by the program, the XLA flags and
-    the jax/jaxlib versions, so it never changes a result."""
+    the jax/jaxlib versions, so it never changes a result. Processes that share it may read an
+    entry another is still writing: JAX's warning (:data:`PARTIAL_READ`) is silenced here."""
     store = {"mem": {}, "dir": Path(directory) if directory is not None else None, "computed": 0}
     token = _CACHE.set(store)
     saved = None
@@ -77,11 +79,21 @@ def caching(directory: Path | None = None):
         jax.config.update(names[0], str(store["dir"] / "xla"))
         jax.config.update(names[1], XLA_CACHE_MIN_SECONDS)
     try:
-        yield store
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=PARTIAL_READ, category=UserWarning)
+            yield store
     finally:
         _CACHE.reset(token)
         for n, v in (saved or {}).items():
             jax.config.update(n, v)
+
+
+PARTIAL_READ = "Error reading persistent compilation cache entry"
+"""JAX's warning when a compiled program in the persistent cache does not decompress. Worker
+processes share that cache and JAX writes an entry in place, so one can read an entry that
+another is still writing (seen once in a 28-claim quick calibration on 2 workers); JAX then
+compiles the program itself, and the entry is whole once written. An entry left damaged by an
+interrupted write is removed, in one line, when the cache is opened (:func:`repair_xla_cache`)."""
 
 
 def repair_xla_cache(directory: Path) -> int:
